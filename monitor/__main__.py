@@ -1,0 +1,9 @@
+"""`python -m monitor`."""
+
+from __future__ import annotations
+
+import sys
+
+from monitor.cli import main
+
+sys.exit(main())

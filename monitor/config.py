@@ -1,0 +1,182 @@
+"""Read the config directory (monitor.toml, sources.toml, claims.toml) and the environment.
+
+The one place that reads configuration. Every problem becomes a `ConfigError` naming the
+file, the line where it can be found, the entry (source or claim id) and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.errors import ConfigError
+from monitor.models import Claim, Settings, Source
+
+ENV_CONFIG = "MONITOR_CONFIG"
+ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
+SETTINGS_FILE = "monitor.toml"
+SOURCES_FILE = "sources.toml"
+CLAIMS_FILE = "claims.toml"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Config:
+    dir: Path
+    settings: Settings
+    sources: list[Source]
+    claims: list[Claim]
+    database_url: str
+    storage_dir: Path
+    digest_dir: Path
+
+
+def resolve_config_dir(arg: str | None, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(arg or env.get(ENV_CONFIG) or "config")
+
+
+def load_config(config_dir: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Load and validate the whole config; raise ConfigError on the first problem."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    if not config_dir.is_dir():
+        raise ConfigError(config_dir, "config directory not found (use --config DIR or MONITOR_CONFIG)")
+    settings_path = config_dir / SETTINGS_FILE
+    settings = _validate(Settings, _read_toml(settings_path, required=False), settings_path, ())
+    sources = _load_entries(config_dir / SOURCES_FILE, "source", Source, required=True)
+    claims = _load_entries(config_dir / CLAIMS_FILE, "claim", Claim, required=False)
+    storage_dir = (cwd / settings.storage.dir).resolve()
+    digest_dir = _inside(storage_dir, settings.digest.dir, settings_path, "digest", "dir")
+    database_url = env.get(ENV_DATABASE_URL) or settings.database.url or f"sqlite:///{storage_dir / 'monitor.db'}"
+    return Config(config_dir, settings, sources, claims, database_url, storage_dir, digest_dir)
+
+
+def _inside(storage_dir: Path, sub: str, path: Path, table: str, key: str) -> Path:
+    """Resolve `sub` under the storage directory; the monitor writes nowhere else."""
+    target = (storage_dir / sub).resolve()
+    if not target.is_relative_to(storage_dir):
+        line = _KeyLines(_text(path)).find(table, 0, key)
+        raise ConfigError(
+            path, f"{sub!r} is outside the storage directory {storage_dir}", line=line, key=f"{table}.{key}"
+        )
+    return target
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(path, "file not found")
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, f"not UTF-8 text ({e.reason})") from e
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise ConfigError(path, f"invalid TOML: {message}", line=int(m[1]) if m else None) from e
+    except OSError as e:
+        raise ConfigError(path, f"cannot read: {e.strerror}") from e
+
+
+def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> list[M]:
+    """Validate each `[[table]]` entry; ids must be unique, other top-level keys are errors."""
+    doc = _read_toml(path, required=required)
+    lines = _KeyLines(_text(path))
+    for key in doc:
+        if key != table:
+            raise ConfigError(
+                path, f"unknown top-level key (expected [[{table}]] tables)", line=lines.find(key, None, None), key=key
+            )
+    raw = doc.get(table, [])
+    if not isinstance(raw, list):
+        raise ConfigError(path, f"must be an array of tables ([[{table}]])", key=table)
+    entries: list[M] = []
+    seen: dict[str, int] = {}
+    for index, data in enumerate(raw):
+        entry = _validate(model, data, path, (table, index), lines=lines)
+        entry_id = str(entry.model_dump()["id"])
+        if entry_id in seen:
+            raise ConfigError(
+                path,
+                f"duplicate id (first used by {table} #{seen[entry_id] + 1})",
+                line=lines.find(table, index, "id"),
+                entry=entry_id,
+                key="id",
+            )
+        seen[entry_id] = index
+        entries.append(entry)
+    return entries
+
+
+def _validate(
+    model: type[M], data: dict[str, Any], path: Path, where: tuple[str, int] | tuple[()], lines: _KeyLines | None = None
+) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = [str(part) for part in err["loc"]]
+        lines = lines or _KeyLines(_text(path))
+        entry = None
+        if where:
+            table, index = where
+            entry = str(data.get("id")) if isinstance(data.get("id"), str) else f"{table} #{index + 1}"
+            line = lines.find(table, index, loc[0] if loc else None)
+        else:
+            line = lines.find(loc[0] if len(loc) > 1 else None, 0 if len(loc) > 1 else None, loc[-1] if loc else None)
+        raise ConfigError(path, _describe(err), line=line, entry=entry, key=".".join(loc) or None) from e
+
+
+def _describe(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{message} (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else message
+
+
+class _KeyLines:
+    """Find the line of a key in TOML text: enough of TOML to point a user at their mistake."""
+
+    _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+    _key = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]+\")\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.keys: dict[tuple[str | None, int | None, str | None], int] = {}
+        table: str | None = None
+        index: int | None = None
+        counts: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            if m := self._header.match(line):
+                table = m[2]
+                if m[1] == "[[":
+                    index = counts.get(table, -1) + 1
+                    counts[table] = index
+                else:
+                    index = 0
+                self.keys.setdefault((table, index, None), number)
+                self.keys.setdefault((None, None, table), number)
+            elif m := self._key.match(line):
+                self.keys.setdefault((table, index, m[1].strip('"')), number)
+
+    def find(self, table: str | None, index: int | None, key: str | None) -> int | None:
+        return self.keys.get((table, index, key)) or self.keys.get((table, index, None))

@@ -1,0 +1,1 @@
+"""Parsers: documents (bytes plus headers) in, `ParsedFeed` out. No I/O."""

@@ -1,0 +1,106 @@
+"""RSS, Atom and RDF feeds through feedparser.
+
+feedparser gets the raw bytes and the response headers, so that it can find the
+encoding itself. A malformed (bozo) feed keeps whatever entries were recovered.
+
+Rules for incomplete entries:
+- no guid (`id`): the link stands in for it, else a hash of title and summary;
+- no link: a guid that is an http(s) URL stands in for it, else the item has no link;
+- no date (published, else updated): the pipeline uses the time fetched and notes it;
+- no title, summary or link at all: the entry is skipped as empty.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from monitor.models import ParsedFeed, ParsedItem
+from monitor.normalize import clean_text, html_to_text
+
+# Only what matters for parsing: feedparser reads the charset from Content-Type.
+_PASSED_HEADERS = ("content-type", "content-location", "content-language")
+
+
+def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """Parse a feed document; `warning` says why it was malformed, if it was."""
+    passed = {k: v for k, v in headers.items() if k in _PASSED_HEADERS}
+    doc = feedparser.parse(content, response_headers=passed or None, sanitize_html=False, resolve_relative_uris=True)
+    feed = doc.get("feed", {})
+    lang = feed.get("language") or None
+    items = [item for entry in doc.get("entries", []) if (item := _item(entry, lang)) is not None]
+    warning = None
+    if doc.get("bozo"):
+        exc = doc.get("bozo_exception")
+        warning = f"malformed feed ({type(exc).__name__}: {clean_text(str(exc))[:200]})"
+    return ParsedFeed(items=items, title=clean_text(feed.get("title") or "") or None, lang=lang, warning=warning)
+
+
+def looks_like_feed(content: bytes, headers: dict[str, str]) -> bool:
+    """Whether feedparser recognised any feed at all (a version or entries)."""
+    doc = feedparser.parse(content, response_headers=headers or None)
+    return bool(doc.get("version") or doc.get("entries"))
+
+
+def _item(entry: Any, feed_lang: str | None) -> ParsedItem | None:
+    title = html_to_text(entry.get("title"))
+    summary = html_to_text(_summary(entry))
+    link = _link(entry)
+    guid = clean_text(str(entry.get("id") or "")) or None
+    if not link and guid and guid.lower().startswith(("http://", "https://")):
+        link = guid
+    if not (title or summary or link):
+        return None
+    if not guid:
+        guid = link or "sha1:" + hashlib.sha1(f"{title}\n{summary}".encode()).hexdigest()
+    return ParsedItem(
+        guid=guid[:2000],
+        url=link,
+        title=title,
+        summary=summary,
+        published_at=_date(entry),
+        lang=_entry_lang(entry) or feed_lang,
+    )
+
+
+def _summary(entry: Any) -> str:
+    summary = entry.get("summary") or ""
+    for content in entry.get("content") or []:
+        value = content.get("value") or ""
+        if len(value) > len(summary):
+            summary = value
+    return str(summary)
+
+
+def _link(entry: Any) -> str | None:
+    link = entry.get("link")
+    if not link:
+        for candidate in entry.get("links") or []:
+            if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
+                link = candidate["href"]
+                break
+    link = clean_text(str(link or ""))
+    return link or None
+
+
+def _date(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _entry_lang(entry: Any) -> str | None:
+    for detail in ("title_detail", "summary_detail"):
+        lang = (entry.get(detail) or {}).get("language")
+        if lang:
+            return str(lang)
+    return None

@@ -1,0 +1,274 @@
+"""SqlRepository: every read and write the monitor makes, as domain types in and out.
+
+One transaction per unit of work; ORM rows never leave this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.models import ItemIntent, KnownKeys, Planned, Source, SourceState, StoredItem
+from monitor.storage.tables import DigestRow, ItemRow, SourceRow
+
+CHUNK = 500
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+class SqlRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._session()
+
+    # -- sources -------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        """Make the source table agree with the config; a changed URL forgets its validators."""
+        with self.session() as session, session.begin():
+            rows = {row.id: row for row in session.scalars(select(SourceRow))}
+            for source in sources:
+                row = rows.get(source.id)
+                if row is None:
+                    session.add(
+                        SourceRow(
+                            id=source.id, url=source.url, kind=source.kind, name=source.name, consecutive_errors=0
+                        )
+                    )
+                    continue
+                if row.url != source.url:
+                    row.etag = row.last_modified = None
+                row.url, row.kind, row.name = source.url, source.kind, source.name
+
+    def source_state(self, source_id: str) -> SourceState:
+        with self.session() as session:
+            row = session.get(SourceRow, source_id)
+            if row is None:
+                raise KeyError(source_id)
+            return _state(row, 0)
+
+    def source_states(self, ids: Iterable[str] | None = None) -> list[SourceState]:
+        from sqlalchemy import func
+
+        with self.session() as session:
+            counts = dict(
+                session.execute(select(ItemRow.source_id, func.count()).group_by(ItemRow.source_id)).tuples().all()
+            )
+            query = select(SourceRow).order_by(SourceRow.id)
+            if ids is not None:
+                query = query.where(SourceRow.id.in_(list(ids)))
+            return [_state(row, counts.get(row.id, 0)) for row in session.scalars(query)]
+
+    def record_success(
+        self,
+        session: Session,
+        source_id: str,
+        *,
+        at: datetime,
+        status: str,
+        etag: str | None,
+        last_modified: str | None,
+        next_poll_at: datetime | None = None,
+    ) -> None:
+        """Mark a poll done; called inside the batch's transaction so both land together."""
+        session.execute(
+            update(SourceRow)
+            .where(SourceRow.id == source_id)
+            .values(
+                etag=etag,
+                last_modified=last_modified,
+                last_polled_at=at,
+                last_success_at=at,
+                last_status=status,
+                consecutive_errors=0,
+                last_error=None,
+                next_poll_at=next_poll_at,
+            )
+        )
+
+    def record_error(self, source_id: str, *, at: datetime, message: str, next_poll_at: datetime | None = None) -> None:
+        with self.session() as session, session.begin():
+            session.execute(
+                update(SourceRow)
+                .where(SourceRow.id == source_id)
+                .values(
+                    last_polled_at=at,
+                    last_status="error",
+                    consecutive_errors=SourceRow.consecutive_errors + 1,
+                    last_error=message,
+                    last_error_at=at,
+                    next_poll_at=next_poll_at,
+                )
+            )
+
+    # -- items ---------------------------------------------------------------
+
+    def known_keys(self, session: Session, source_id: str, intents: Sequence[ItemIntent]) -> KnownKeys:
+        """What the store holds that this batch could collide with."""
+        guids = sorted({i.guid for i in intents})
+        urls = sorted({i.canonical_url for i in intents if i.canonical_url})
+        hashes = sorted({i.content_hash for i in intents})
+        source_guids: set[str] = set()
+        source_urls: set[str] = set()
+        for part in _chunks(guids):
+            source_guids.update(
+                session.scalars(select(ItemRow.guid).where(ItemRow.source_id == source_id, ItemRow.guid.in_(part)))
+            )
+        first_by_url: dict[str, int] = {}
+        first_by_hash: dict[str, int] = {}
+        for column, keys, first in (
+            (ItemRow.canonical_url, urls, first_by_url),
+            (ItemRow.content_hash, hashes, first_by_hash),
+        ):
+            for part in _chunks(keys):
+                query = (
+                    select(ItemRow.id, ItemRow.source_id, column, ItemRow.duplicate_of)
+                    .where(column.in_(part))
+                    .order_by(ItemRow.id)
+                )
+                for item_id, item_source, key, duplicate_of in session.execute(query):
+                    if key is None:
+                        continue
+                    if column is ItemRow.canonical_url and item_source == source_id:
+                        source_urls.add(key)
+                    first.setdefault(key, duplicate_of or item_id)
+        return KnownKeys(frozenset(source_guids), frozenset(source_urls), first_by_url, first_by_hash)
+
+    def insert_items(self, session: Session, planned: Sequence[Planned]) -> list[int]:
+        """Insert planned items in order (Core, one statement); return their ids."""
+        if not planned:
+            return []
+        rows = [
+            {
+                "source_id": p.intent.source_id,
+                "guid": p.intent.guid,
+                "url": p.intent.url,
+                "canonical_url": p.intent.canonical_url,
+                "title": p.intent.title,
+                "summary": p.intent.summary,
+                "lang": p.intent.lang,
+                "published_at": p.intent.published_at,
+                "fetched_at": p.intent.fetched_at,
+                "date_note": p.intent.date_note,
+                "content_hash": p.intent.content_hash,
+                "duplicate_of": p.duplicate_of,
+                "relevant": True,
+            }
+            for p in planned
+        ]
+        result = session.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True), rows)
+        ids = list(result.scalars())
+        for index, p in enumerate(planned):
+            if p.duplicate_of_index is not None:
+                session.execute(
+                    update(ItemRow).where(ItemRow.id == ids[index]).values(duplicate_of=ids[p.duplicate_of_index])
+                )
+        return ids
+
+    def list_items(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_id: str | None = None,
+        by: str = "published",
+        limit: int | None = None,
+    ) -> list[StoredItem]:
+        """Items newest first; `by` chooses the date the period applies to: published or fetched."""
+        column = ItemRow.fetched_at if by == "fetched" else ItemRow.published_at
+        query = select(ItemRow).order_by(column.desc(), ItemRow.id.desc())
+        if since is not None:
+            query = query.where(column >= since)
+        if until is not None:
+            query = query.where(column < until)
+        if source_id is not None:
+            query = query.where(ItemRow.source_id == source_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as session:
+            return [_item(row) for row in session.scalars(query)]
+
+    def count_items(self) -> int:
+        from sqlalchemy import func
+
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(ItemRow)) or 0)
+
+    def items_by_ids(self, ids: Iterable[int]) -> list[StoredItem]:
+        with self.session() as session:
+            return [_item(row) for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(list(ids))))]
+
+    def duplicates_of(self, ids: Sequence[int]) -> dict[int, list[StoredItem]]:
+        """The copies of each given item."""
+        found: dict[int, list[StoredItem]] = {}
+        with self.session() as session:
+            query = select(ItemRow).where(ItemRow.duplicate_of.in_(list(ids))).order_by(ItemRow.id)
+            for row in session.scalars(query):
+                found.setdefault(int(row.duplicate_of or 0), []).append(_item(row))
+        return found
+
+    # -- digests -------------------------------------------------------------
+
+    def record_digest(self, *, start: datetime, end: datetime, path: str, item_count: int, at: datetime) -> int:
+        with self.session() as session, session.begin():
+            row = DigestRow(period_start=start, period_end=end, path=path, item_count=item_count, created_at=at)
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def last_digest_end(self) -> datetime | None:
+        with self.session() as session:
+            return session.scalar(select(DigestRow.period_end).order_by(DigestRow.period_end.desc()).limit(1))
+
+    def find_items(self, *, url: str | None = None) -> list[StoredItem]:
+        with self.session() as session:
+            query = select(ItemRow).where(or_(ItemRow.url == url, ItemRow.canonical_url == url))
+            return [_item(row) for row in session.scalars(query)]
+
+
+def _state(row: SourceRow, item_count: int) -> SourceState:
+    return SourceState(
+        id=row.id,
+        url=row.url,
+        kind=row.kind,
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_polled_at=row.last_polled_at,
+        last_success_at=row.last_success_at,
+        last_status=row.last_status,
+        consecutive_errors=row.consecutive_errors or 0,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        next_poll_at=row.next_poll_at,
+        item_count=item_count,
+    )
+
+
+def _item(row: ItemRow) -> StoredItem:
+    return StoredItem(
+        id=row.id,
+        source_id=row.source_id,
+        guid=row.guid,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        summary=row.summary,
+        lang=row.lang,
+        published_at=row.published_at,
+        fetched_at=row.fetched_at,
+        date_note=row.date_note,
+        duplicate_of=row.duplicate_of,
+        story_id=row.story_id,
+        relevant=row.relevant,
+        relevant_why=row.relevant_why,
+    )
