@@ -102,7 +102,7 @@ def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> 
     for key in doc:
         if key != table:
             raise ConfigError(
-                path, f"unknown top-level key (expected [[{table}]] tables)", line=lines.find(key, None, None), key=key
+                path, f"unknown top-level key (expected [[{table}]] tables)", line=lines.find(None, None, key), key=key
             )
     raw = doc.get(table, [])
     if not isinstance(raw, list):

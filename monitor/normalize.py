@@ -11,7 +11,7 @@ import unicodedata
 import warnings
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
@@ -47,6 +47,7 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "__twitter", "ga_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -72,7 +73,8 @@ def canonical_url(url: str | None) -> str | None:
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/%:@!$&'()*+,;=~-._") or "/"
+    # Encode what needs it, keep existing escapes (so %2F stays distinct from /), upper-case them.
+    path = _ESCAPE.sub(lambda m: m[0].upper(), quote(parts.path, safe="/%:@!$&'()*+,;=~-._")) or "/"
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)

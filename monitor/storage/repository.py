@@ -60,9 +60,8 @@ class SqlRepository:
         from sqlalchemy import func
 
         with self.session() as session:
-            counts = dict(
-                session.execute(select(ItemRow.source_id, func.count()).group_by(ItemRow.source_id)).tuples().all()
-            )
+            query_counts = select(ItemRow.source_id, func.count()).group_by(ItemRow.source_id)
+            counts = {source_id: int(n) for source_id, n in session.execute(query_counts)}
             query = select(SourceRow).order_by(SourceRow.id)
             if ids is not None:
                 query = query.where(SourceRow.id.in_(list(ids)))

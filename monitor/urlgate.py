@@ -1,0 +1,95 @@
+"""The one gate every outbound URL passes: http(s) only, and no private or local addresses.
+
+A feed or page can link anywhere; without this gate a hostile item could make the monitor
+request its own host or the local network. `address_reason` is the pure decision; only
+`resolve_host` touches the network (a DNS lookup).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_fetch_url_allowed(url: str, *, source_host: str | None = None, allow_private: bool = False) -> str | None:
+    """A reason to refuse fetching `url`, or None.
+
+    The host the user configured (`source_host`) is exempt from the address check, as is
+    everything under `allow_private`. A failed lookup is no refusal: the fetch reports it.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = _host(parts.hostname)
+    except ValueError:
+        return "malformed URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        return f"scheme {scheme or '(none)'!r} is not allowed"
+    if not host:
+        return "no host"
+    if allow_private or (source_host is not None and host == _host(source_host)):
+        return None
+    for address in resolve_host(host):
+        if reason := address_reason(address):
+            return reason if address == host else f"{host} resolves to {address}: {reason}"
+    return None
+
+
+def address_reason(ip: str) -> str | None:
+    """Why the monitor must not connect to `ip`, or None for a public address."""
+    try:
+        address: IPAddress = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"{ip!r} is not an IP address"
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return address_reason(str(embedded))
+    for flag, reason in (
+        (address.is_loopback, "loopback"),
+        (address.is_link_local, "link-local"),
+        (address.is_multicast, "multicast"),
+        (address.is_unspecified, "unspecified"),
+        (address.is_private, "private"),
+        (address.is_reserved, "reserved"),
+        (not address.is_global, "not global"),
+    ):
+        if flag:
+            return f"{reason} address {address}"
+    return None
+
+
+def resolve_host(host: str) -> list[str]:
+    """The addresses `host` stands for: itself for an IP literal, else a DNS lookup;
+    empty when the lookup fails."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _host(host: str | None) -> str:
+    """A host as compared and resolved: lower case, no brackets, no trailing dot."""
+    return (host or "").strip().strip("[]").rstrip(".").lower()
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64), which is what it reaches."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None

@@ -1,0 +1,135 @@
+"""Shared fixtures: no network beyond loopback, a config directory, a feed server with ETags."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+DATA = Path(__file__).parent / "data"
+
+
+def _loopback_only(address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host not in ("localhost",):
+        try:
+            if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+                raise OSError(f"tests may not reach {host}: loopback only")
+        except ValueError:
+            raise OSError(f"tests may not reach {host}: loopback only") from None
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Block every connection that is not to a loopback address."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _loopback_only(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _loopback_only(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+class FeedServer:
+    """Serves documents from memory with ETags and 304s, and counts requests."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.docs: dict[str, tuple[bytes, str, dict[str, str]]] = {}
+        self.hits: dict[str, int] = {}
+        self.conditional_hits: dict[str, int] = {}
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.server.host}:{self.server.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def put(self, path: str, body: bytes | str, content_type: str = "application/rss+xml", **headers: str) -> str:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.docs[path] = (data.replace(b"HOST", f"{self.server.host}:{self.server.port}".encode()), content_type, headers)
+        self.server.expect_request(path).respond_with_handler(self._handler(path))
+        return self.url(path)
+
+    def put_file(self, path: str, name: str, content_type: str = "application/rss+xml") -> str:
+        return self.put(path, (DATA / "feeds" / name).read_bytes(), content_type)
+
+    def put_handler(self, path: str, handler: Callable[[Request], Response]) -> str:
+        self.server.expect_request(path).respond_with_handler(handler)
+        return self.url(path)
+
+    def _handler(self, path: str) -> Callable[[Request], Response]:
+        def handle(request: Request) -> Response:
+            self.hits[path] = self.hits.get(path, 0) + 1
+            body, content_type, headers = self.docs[path]
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            if request.headers.get("If-None-Match") == etag:
+                self.conditional_hits[path] = self.conditional_hits.get(path, 0) + 1
+                return Response(status=304, headers={"ETag": etag})
+            return Response(body, status=200, headers={"Content-Type": content_type, "ETag": etag, **headers})
+
+        return handle
+
+
+@pytest.fixture
+def feeds(httpserver: HTTPServer) -> Iterator[FeedServer]:
+    yield FeedServer(httpserver)
+
+
+class Workspace:
+    """A working directory with config/ and storage/, as a user's checkout would have."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "config"
+        self.config.mkdir()
+        (root / "storage").mkdir()
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.config / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def sources(self, *entries: dict[str, Any]) -> Path:
+        blocks = []
+        for entry in entries:
+            lines = ["[[source]]"] + [f"{k} = {_toml(v)}" for k, v in entry.items()]
+            blocks.append("\n".join(lines))
+        return self.write("sources.toml", "\n\n".join(blocks) + "\n")
+
+    @property
+    def database(self) -> Path:
+        return self.root / "storage" / "monitor.db"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
+    return Workspace(tmp_path)
