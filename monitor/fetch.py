@@ -16,23 +16,18 @@ import httpx
 
 from monitor.errors import BlockedURLError, FetchError
 from monitor.models import FetchResult, HttpSettings
+from monitor.urlgate import is_fetch_url_allowed
 
 REDIRECTS = {301, 302, 303, 307, 308}
-UrlCheck = Callable[[str], str | None]
-
-
-def scheme_check(url: str) -> str | None:
-    """The minimal gate: a reason to refuse the URL, or None."""
-    scheme = urlsplit(url).scheme.lower()
-    return None if scheme in ("http", "https") else f"scheme {scheme or '(none)'!r} is not allowed"
+UrlCheck = Callable[[str, str | None], str | None]
 
 
 class HttpxFetcher:
     """Downloads with httpx; one client per host, so that no pool serialises the rest."""
 
-    def __init__(self, settings: HttpSettings, check_url: UrlCheck = scheme_check) -> None:
+    def __init__(self, settings: HttpSettings, check_url: UrlCheck | None = None) -> None:
         self.settings = settings
-        self.check_url = check_url
+        self.check_url = check_url or partial_gate(settings.allow_private)
         self._global = asyncio.Semaphore(settings.max_connections)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
@@ -68,16 +63,26 @@ class HttpxFetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        source_host: str | None = None,
     ) -> FetchResult:
-        """GET `url` within the configured deadline; raise FetchError for anything but 200/304."""
+        """GET `url` within the configured deadline; raise FetchError for anything but 200/304.
+
+        Every hop passes the URL gate; `source_host` is the host the user configured, exempt
+        from the private-address rule."""
         try:
             async with asyncio.timeout(self.settings.deadline):
-                return await self._follow(source_id, url, etag, last_modified, accept)
+                return await self._follow(source_id, url, etag, last_modified, accept, source_host)
         except TimeoutError as e:
             raise FetchError(source_id, f"no complete response within {self.settings.deadline:g}s") from e
 
     async def _follow(
-        self, source_id: str, url: str, etag: str | None, last_modified: str | None, accept: str
+        self,
+        source_id: str,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        source_host: str | None,
     ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
@@ -85,7 +90,7 @@ class HttpxFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         for _hop in range(self.settings.max_redirects + 1):
-            if reason := self.check_url(url):
+            if reason := await asyncio.to_thread(self.check_url, url, source_host):
                 raise BlockedURLError(source_id, f"{url}: {reason}")
             host = (urlsplit(url).hostname or "").lower()
             semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
@@ -165,3 +170,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def partial_gate(allow_private: bool) -> UrlCheck:
+    """The URL gate with the configured private-address policy."""
+
+    def check(url: str, source_host: str | None) -> str | None:
+        return is_fetch_url_allowed(url, source_host=source_host, allow_private=allow_private)
+
+    return check

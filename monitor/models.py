@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -64,6 +64,7 @@ class HttpSettings(Strict):
     per_host: int = Field(default=2, ge=1)
     max_bytes: int = Field(default=10_000_000, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=20)
+    allow_private: bool = Field(default=False, description="let followed links reach private addresses")
 
 
 class PollSettings(Strict):
@@ -236,3 +237,18 @@ class Planned:
     intent: ItemIntent
     duplicate_of: int | None = None
     duplicate_of_index: int | None = None
+
+
+class Fetcher(Protocol):
+    """Downloads a URL politely; raises FetchError (or BlockedURLError) for anything but 200/304."""
+
+    async def fetch(
+        self,
+        source_id: str,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+        source_host: str | None = None,
+    ) -> FetchResult: ...

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from urllib.parse import urlsplit
 
 from jinja2 import Environment
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from monitor.digest.build import Digest, build_digest
 from monitor.digest.deliver import write_file
 from monitor.digest.render import render_markdown
 from monitor.errors import ParseError, SourceError
-from monitor.models import CycleReport, FetchResult, ParsedFeed, Settings, Source, SourceOutcome
+from monitor.models import CycleReport, Fetcher, FetchResult, ParsedFeed, Settings, Source, SourceOutcome
 from monitor.normalize import to_intents
 from monitor.parse.feeds import parse_feed
 from monitor.storage import SqlRepository
@@ -28,18 +28,6 @@ from monitor.storage import SqlRepository
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 OnOutcome = Callable[[SourceOutcome], None]
-
-
-class Fetcher(Protocol):
-    async def fetch(
-        self,
-        source_id: str,
-        url: str,
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        accept: str = "*/*",
-    ) -> FetchResult: ...
 
 
 def utcnow() -> datetime:
@@ -82,7 +70,12 @@ async def poll_one(
     state = repo.source_state(source.id)
     try:
         result = await fetcher.fetch(
-            source.id, source.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
+            source.id,
+            source.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            accept=FEED_ACCEPT,
+            source_host=urlsplit(source.url).hostname,
         )
         outcome = store_result(source, result, repo, settings, clock)
     except SourceError as e:

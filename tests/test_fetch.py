@@ -15,7 +15,7 @@ from monitor.errors import BlockedURLError, FetchError
 from monitor.fetch import HttpxFetcher, parse_retry_after
 from monitor.models import HttpSettings
 
-SETTINGS = HttpSettings(timeout=2, deadline=3, max_bytes=4096, max_redirects=3)
+SETTINGS = HttpSettings(timeout=2, deadline=3, max_bytes=4096, max_redirects=3, allow_private=True)
 
 
 def fetch(url: str, settings: HttpSettings = SETTINGS, **kwargs: str) -> object:
@@ -78,6 +78,19 @@ def test_redirect_to_another_scheme_is_blocked(httpserver: HTTPServer) -> None:
         fetch(httpserver.url_for("/x"))
 
 
+def test_private_addresses_need_the_source_host_or_the_setting(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/p").respond_with_data(b"ok")
+    strict = HttpSettings(timeout=2, deadline=3)
+    with pytest.raises(BlockedURLError, match="loopback"):
+        fetch(httpserver.url_for("/p"), strict)
+    assert getattr(fetch(httpserver.url_for("/p"), strict, source_host=httpserver.host), "content") == b"ok"
+    httpserver.expect_request("/hop").respond_with_response(
+        Response(status=302, headers={"Location": f"http://127.0.0.2:{httpserver.port}/p"})
+    )
+    with pytest.raises(BlockedURLError):
+        fetch(httpserver.url_for("/hop"), strict, source_host=httpserver.host)
+
+
 def test_http_errors_carry_status_and_retry_after(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/busy").respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
     with pytest.raises(FetchError) as caught:
@@ -93,7 +106,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(httpserver: HTTPServer) -
             yield b"x"
 
     httpserver.expect_request("/slow").respond_with_response(Response(trickle(), status=200))
-    settings = HttpSettings(timeout=5, deadline=1.0)
+    settings = HttpSettings(timeout=5, deadline=1.0, allow_private=True)
     began = time.monotonic()
     with pytest.raises(FetchError, match="within 1s"):
         fetch(httpserver.url_for("/slow"), settings)

@@ -101,6 +101,8 @@ class ItemRow(Base):
     story_id: Mapped[int | None] = mapped_column(Integer)
     relevant: Mapped[bool] = mapped_column(Boolean, default=True)
     relevant_why: Mapped[str | None] = mapped_column(Text)
+    article_status: Mapped[str | None] = mapped_column(String(16))
+    article_error: Mapped[str | None] = mapped_column(Text)
 
 
 class DigestRow(Base):
