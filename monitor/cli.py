@@ -18,12 +18,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from monitor import __version__
+from monitor.articles import RobotsCache
 from monitor.config import Config, load_config, resolve_config_dir
 from monitor.digest.render import environment
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import HttpxFetcher
-from monitor.models import CycleReport, SourceState, StoredItem
-from monitor.pipeline import poll_sources, utcnow, write_digest
+from monitor.models import CycleReport, Source, SourceState, StoredItem
+from monitor.pipeline import Cycle, poll_sources, utcnow, write_digest
+from monitor.relevance import TopicMatcher
 from monitor.storage import SqlRepository, open_database
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -113,19 +115,24 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-async def _poll_with_progress(sources: list[Any], repo: SqlRepository, config: Config, console: Console) -> CycleReport:
+async def _poll_with_progress(
+    sources: list[Source], repo: SqlRepository, config: Config, console: Console
+) -> CycleReport:
     async with HttpxFetcher(config.settings.http) as fetcher:
+        cycle = Cycle(
+            repo,
+            fetcher,
+            config.settings,
+            TopicMatcher(config.topic),
+            RobotsCache(fetcher, config.settings.http.user_agent),
+        )
         if not console.is_terminal:
-            return await poll_sources(sources, repo, fetcher, config.settings)
+            return await poll_sources(sources, cycle)
         columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("", total=len(sources))
             return await poll_sources(
-                sources,
-                repo,
-                fetcher,
-                config.settings,
-                on_outcome=lambda o: progress.update(task, advance=1, description=o.source_id),
+                sources, cycle, on_outcome=lambda o: progress.update(task, advance=1, description=o.source_id)
             )
 
 
@@ -164,6 +171,9 @@ def item_json(item: StoredItem) -> dict[str, Any]:
         "story_id": item.story_id,
         "relevant": item.relevant,
         "relevant_why": item.relevant_why,
+        "article_status": item.article_status,
+        "article_error": item.article_error,
+        "text_chars": len(item.text or ""),
     }
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from monitor.errors import ConfigError
 from monitor.models import Claim, Settings, Source
+from monitor.relevance import DEFAULT_TOPIC, Topic
 
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
@@ -37,6 +38,7 @@ class Config:
     database_url: str
     storage_dir: Path
     digest_dir: Path
+    topic: Topic
 
 
 def resolve_config_dir(arg: str | None, env: Mapping[str, str] | None = None) -> Path:
@@ -51,13 +53,16 @@ def load_config(config_dir: Path, env: Mapping[str, str] | None = None, cwd: Pat
     if not config_dir.is_dir():
         raise ConfigError(config_dir, "config directory not found (use --config DIR or MONITOR_CONFIG)")
     settings_path = config_dir / SETTINGS_FILE
-    settings = _validate(Settings, _read_toml(settings_path, required=False), settings_path, ())
+    raw_settings = _read_toml(settings_path, required=False)
+    raw_topic = raw_settings.pop("topic", None)
+    settings = _validate(Settings, raw_settings, settings_path, ())
+    topic = DEFAULT_TOPIC if raw_topic is None else _validate(Topic, raw_topic, settings_path, (), prefix="topic")
     sources = _load_entries(config_dir / SOURCES_FILE, "source", Source, required=True)
     claims = _load_entries(config_dir / CLAIMS_FILE, "claim", Claim, required=False)
     storage_dir = (cwd / settings.storage.dir).resolve()
     digest_dir = _inside(storage_dir, settings.digest.dir, settings_path, "digest", "dir")
     database_url = env.get(ENV_DATABASE_URL) or settings.database.url or f"sqlite:///{storage_dir / 'monitor.db'}"
-    return Config(config_dir, settings, sources, claims, database_url, storage_dir, digest_dir)
+    return Config(config_dir, settings, sources, claims, database_url, storage_dir, digest_dir, topic)
 
 
 def _inside(storage_dir: Path, sub: str, path: Path, table: str, key: str) -> Path:
@@ -126,7 +131,12 @@ def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> 
 
 
 def _validate(
-    model: type[M], data: dict[str, Any], path: Path, where: tuple[str, int] | tuple[()], lines: _KeyLines | None = None
+    model: type[M],
+    data: dict[str, Any],
+    path: Path,
+    where: tuple[str, int] | tuple[()],
+    lines: _KeyLines | None = None,
+    prefix: str | None = None,
 ) -> M:
     try:
         return model.model_validate(data)
@@ -139,9 +149,14 @@ def _validate(
             table, index = where
             entry = str(data.get("id")) if isinstance(data.get("id"), str) else f"{table} #{index + 1}"
             line = lines.find(table, index, loc[0] if loc else None)
+        elif prefix and len(loc) > 1 and loc[1].isdigit():  # an entry of an array of tables, e.g. [[topic.group]]
+            line = lines.find(f"{prefix}.{loc[0]}", int(loc[1]), loc[2] if len(loc) > 2 else None)
+        elif prefix:
+            line = lines.find(prefix, 0, loc[0] if loc else None)
         else:
             line = lines.find(loc[0] if len(loc) > 1 else None, 0 if len(loc) > 1 else None, loc[-1] if loc else None)
-        raise ConfigError(path, _describe(err), line=line, entry=entry, key=".".join(loc) or None) from e
+        key = ".".join(([prefix] if prefix else []) + loc) or None
+        raise ConfigError(path, _describe(err), line=line, entry=entry, key=key) from e
 
 
 def _describe(err: Any) -> str:

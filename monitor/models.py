@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
+import soupsieve
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SourceKind = Literal["feed", "page"]
 Lang = Literal["en", "zh-Hans", "zh-Hant"]
 PollStatus = Literal["ok", "not_modified", "error"]
+ArticleMode = Literal["relevant", "all", "never"]
 
 DEFAULT_USER_AGENT = (
     "claim-monitor/0.1 (+https://github.com/claim-monitor/monitor; news monitor for AI-chip export controls)"
@@ -23,6 +26,34 @@ DEFAULT_USER_AGENT = (
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PageSelectors(Strict):
+    """How to read a listing page; every selector is CSS and optional."""
+
+    item: str | None = None
+    link: str | None = None
+    title: str | None = None
+    date: str | None = None
+    summary: str | None = None
+    date_format: str | None = None
+
+    @field_validator("item", "link", "title", "date", "summary")
+    @classmethod
+    def _css(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                soupsieve.compile(value)
+            except soupsieve.SelectorSyntaxError as e:
+                raise ValueError(f"invalid CSS selector: {str(e).splitlines()[0]}") from e
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _strptime(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError("must be a strptime format such as %Y-%m-%d")
+        return value
 
 
 class Source(Strict):
@@ -35,6 +66,10 @@ class Source(Strict):
     lang: Lang | None = None
     interval: int | None = Field(default=None, ge=60, description="seconds between polls")
     enabled: bool = True
+    article: ArticleMode | None = Field(
+        default=None, description="whose linked article to fetch (default: [poll] article)"
+    )
+    selectors: PageSelectors | None = Field(default=None, description="how to read a page source")
 
     @field_validator("url")
     @classmethod
@@ -46,6 +81,10 @@ class Source(Strict):
     @property
     def label(self) -> str:
         return self.name or self.id
+
+    @property
+    def host(self) -> str | None:
+        return urlsplit(self.url).hostname
 
 
 class DatabaseSettings(Strict):
@@ -70,6 +109,7 @@ class HttpSettings(Strict):
 class PollSettings(Strict):
     interval: int = Field(default=3600, ge=60, description="default seconds between polls")
     future_tolerance: int = Field(default=3600, ge=0, description="seconds a date may lie ahead")
+    article: ArticleMode = Field(default="relevant", description="whose linked article to fetch")
 
 
 class DigestSettings(Strict):
@@ -146,6 +186,22 @@ class ItemIntent:
     fetched_at: datetime
     date_note: str | None
     content_hash: str
+    relevant: bool = True
+    relevant_why: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleUpdate:
+    """What fetching an item's article found, to be stored on the item."""
+
+    item_id: int
+    status: str  # ok | failed | blocked | empty
+    error: str | None
+    text: str | None = None
+    canonical_url: str | None = None
+    lang: str | None = None
+    relevant: bool | None = None
+    relevant_why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +221,9 @@ class StoredItem:
     story_id: int | None
     relevant: bool
     relevant_why: str | None
+    text: str | None = None
+    article_status: str | None = None
+    article_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

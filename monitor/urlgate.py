@@ -36,7 +36,7 @@ def is_fetch_url_allowed(url: str, *, source_host: str | None = None, allow_priv
         return None
     for address in resolve_host(host):
         if reason := address_reason(address):
-            return reason if address == host else f"{host} resolves to {address}: {reason}"
+            return reason if _is_ip(host) else f"{host} resolves to {reason}"
     return None
 
 
@@ -56,7 +56,7 @@ def address_reason(ip: str) -> str | None:
         (address.is_unspecified, "unspecified"),
         (address.is_private, "private"),
         (address.is_reserved, "reserved"),
-        (not address.is_global, "not global"),
+        (not address.is_global, "non-global"),
     ):
         if flag:
             return f"{reason} address {address}"
@@ -66,15 +66,21 @@ def address_reason(ip: str) -> str | None:
 def resolve_host(host: str) -> list[str]:
     """The addresses `host` stands for: itself for an IP literal, else a DNS lookup;
     empty when the lookup fails."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
+    if _is_ip(host):
+        return [host]
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return []
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _host(host: str | None) -> str:

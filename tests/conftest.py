@@ -64,7 +64,11 @@ class FeedServer:
 
     def put(self, path: str, body: bytes | str, content_type: str = "application/rss+xml", **headers: str) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
-        self.docs[path] = (data.replace(b"HOST", f"{self.server.host}:{self.server.port}".encode()), content_type, headers)
+        self.docs[path] = (
+            data.replace(b"HOST", f"{self.server.host}:{self.server.port}".encode()),
+            content_type,
+            headers,
+        )
         self.server.expect_request(path).respond_with_handler(self._handler(path))
         return self.url(path)
 

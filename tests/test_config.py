@@ -40,7 +40,11 @@ CASES = [
     # (file, text, expected fragments of the one-line message)
     ("sources.toml", GOOD + "colour = 'red'\n", ["sources.toml:7", "[wire]", "colour", "unknown key"]),
     ("sources.toml", GOOD + "\n" + GOOD, ["sources.toml:9", "[wire]", "id:", "duplicate id"]),
-    ("sources.toml", '[[source]]\nid = "x"\nkind = "feed"\n', ["sources.toml:1", "[x]", "url:", "required key is missing"]),
+    (
+        "sources.toml",
+        '[[source]]\nid = "x"\nkind = "feed"\n',
+        ["sources.toml:1", "[x]", "url:", "required key is missing"],
+    ),
     ("sources.toml", GOOD.replace('"feed"', '"podcast"'), ["sources.toml:4", "[wire]", "kind:", "'podcast'"]),
     ("sources.toml", GOOD.replace("https://", "ftp://"), ["sources.toml:3", "url:", "http:// or https://"]),
     ("sources.toml", GOOD.replace("interval = 600", "interval = 5"), ["sources.toml:6", "interval:", "60"]),
@@ -51,9 +55,17 @@ CASES = [
     ("monitor.toml", "[http]\ntimeout = 10\nretries = 3\n", ["monitor.toml:3", "http.retries", "unknown key"]),
     ("monitor.toml", "[htp]\ntimeout = 10\n", ["monitor.toml:1", "htp", "unknown key"]),
     ("monitor.toml", "[http]\nper_host = 0\n", ["monitor.toml:2", "http.per_host", "greater than or equal to 1"]),
-    ("monitor.toml", "[digest]\ndir = '../../etc'\n", ["monitor.toml:2", "digest.dir", "outside the storage directory"]),
+    (
+        "monitor.toml",
+        "[digest]\ndir = '../../etc'\n",
+        ["monitor.toml:2", "digest.dir", "outside the storage directory"],
+    ),
     ("claims.toml", '[[claim]]\nid = "C01"\n\n[[claim]]\nid = "C01"\n', ["claims.toml:5", "[C01]", "duplicate id"]),
-    ("claims.toml", '[[claim]]\nid = "C01"\nstatment = "typo"\n', ["claims.toml:3", "[C01]", "statment", "unknown key"]),
+    (
+        "claims.toml",
+        '[[claim]]\nid = "C01"\nstatment = "typo"\n',
+        ["claims.toml:3", "[C01]", "statment", "unknown key"],
+    ),
 ]
 
 
@@ -81,3 +93,20 @@ def test_non_utf8_file_is_a_config_error(workspace: Workspace) -> None:
     (workspace.config / "sources.toml").write_bytes("# 來源\n".encode("big5"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(workspace.config, env={})
+
+
+def test_topic_mistakes_name_the_line(workspace: Workspace) -> None:
+    workspace.write("sources.toml", GOOD)
+    group = '[[topic.group]]\nname = "{}"\nkind = "{}"\nterms = ["{}"]\n'
+    text = "[topic]\nmin_strong = 1\n\n" + group.format("x", "strong", "a") + "\n" + group.format("y", "loud", "b")
+    workspace.write("monitor.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(workspace.config, env={})
+    assert "monitor.toml:11" in str(caught.value) and "topic.group.1.kind" in str(caught.value)
+
+
+def test_topic_defaults_to_the_built_in_one(workspace: Workspace) -> None:
+    from monitor.relevance import DEFAULT_TOPIC
+
+    workspace.write("sources.toml", GOOD)
+    assert load_config(workspace.config, env={}).topic == DEFAULT_TOPIC

@@ -21,17 +21,23 @@ def test_known_guid_or_url_in_source_is_unchanged() -> None:
 
 
 def test_repeats_within_a_batch_are_dropped() -> None:
-    planned, counts = plan_batch([intent("g1", "http://h/1", "a"), intent("g1", "http://h/9", "b"), intent("g3", "http://h/1", "c")], KnownKeys())
+    planned, counts = plan_batch(
+        [intent("g1", "http://h/1", "a"), intent("g1", "http://h/9", "b"), intent("g3", "http://h/1", "c")], KnownKeys()
+    )
     assert len(planned) == 1 and (counts.new, counts.unchanged) == (1, 2)
 
 
 def test_copies_point_at_the_first_stored_item() -> None:
     known = KnownKeys(first_by_url={"http://h/1": 7}, first_by_hash={"hh": 9})
-    planned, counts = plan_batch([intent("a", "http://h/1", "x"), intent("b", "http://h/5", "hh"), intent("c", "http://h/6", "new")], known)
+    planned, counts = plan_batch(
+        [intent("a", "http://h/1", "x"), intent("b", "http://h/5", "hh"), intent("c", "http://h/6", "new")], known
+    )
     assert [p.duplicate_of for p in planned] == [7, 9, None]
     assert (counts.new, counts.duplicate) == (1, 2)
 
 
 def test_copies_within_a_batch_point_at_the_earlier_one() -> None:
-    planned, _ = plan_batch([intent("a", "http://h/1", "x"), intent("b", "http://h/2", "x"), intent("c", None, "x")], KnownKeys())
+    planned, _ = plan_batch(
+        [intent("a", "http://h/1", "x"), intent("b", "http://h/2", "x"), intent("c", None, "x")], KnownKeys()
+    )
     assert [p.duplicate_of_index for p in planned] == [None, 0, 0]

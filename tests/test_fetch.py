@@ -35,7 +35,7 @@ def test_sends_user_agent_and_validators(httpserver: HTTPServer) -> None:
 
     httpserver.expect_request("/f").respond_with_handler(handler)
     result = fetch(httpserver.url_for("/f"), etag='"v1"', last_modified="Tue, 15 Jul 2025 00:00:00 GMT")
-    assert getattr(result, "not_modified") is True
+    assert result.not_modified is True
     assert seen["User-Agent"].startswith("claim-monitor/")
     assert seen["If-None-Match"] == '"v1"'
     assert seen["If-Modified-Since"] == "Tue, 15 Jul 2025 00:00:00 GMT"
@@ -44,7 +44,7 @@ def test_sends_user_agent_and_validators(httpserver: HTTPServer) -> None:
 
 def test_gzip_body_is_decompressed(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/g").respond_with_data(gzip.compress(b"<rss/>"), headers={"Content-Encoding": "gzip"})
-    assert getattr(fetch(httpserver.url_for("/g")), "content") == b"<rss/>"
+    assert fetch(httpserver.url_for("/g")).content == b"<rss/>"
 
 
 def test_body_over_the_cap_is_refused(httpserver: HTTPServer) -> None:
@@ -66,14 +66,16 @@ def test_redirects_are_followed_and_capped(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/r2").respond_with_response(Response(status=302, headers={"Location": "/final"}))
     httpserver.expect_request("/final").respond_with_data(b"done")
     result = fetch(httpserver.url_for("/r1"))
-    assert getattr(result, "content") == b"done" and getattr(result, "url").endswith("/final")
+    assert result.content == b"done" and result.url.endswith("/final")
     httpserver.expect_request("/loop").respond_with_response(Response(status=302, headers={"Location": "/loop"}))
     with pytest.raises(FetchError, match="more than 3 redirects"):
         fetch(httpserver.url_for("/loop"))
 
 
 def test_redirect_to_another_scheme_is_blocked(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/x").respond_with_response(Response(status=302, headers={"Location": "file:///etc/passwd"}))
+    httpserver.expect_request("/x").respond_with_response(
+        Response(status=302, headers={"Location": "file:///etc/passwd"})
+    )
     with pytest.raises(BlockedURLError, match="scheme 'file'"):
         fetch(httpserver.url_for("/x"))
 
@@ -83,7 +85,7 @@ def test_private_addresses_need_the_source_host_or_the_setting(httpserver: HTTPS
     strict = HttpSettings(timeout=2, deadline=3)
     with pytest.raises(BlockedURLError, match="loopback"):
         fetch(httpserver.url_for("/p"), strict)
-    assert getattr(fetch(httpserver.url_for("/p"), strict, source_host=httpserver.host), "content") == b"ok"
+    assert fetch(httpserver.url_for("/p"), strict, source_host=httpserver.host).content == b"ok"
     httpserver.expect_request("/hop").respond_with_response(
         Response(status=302, headers={"Location": f"http://127.0.0.2:{httpserver.port}/p"})
     )

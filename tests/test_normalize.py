@@ -54,7 +54,9 @@ def test_fold_text_unifies_scripts_width_and_case() -> None:
 
 
 def test_html_to_text() -> None:
-    assert html_to_text("<p>BIS <b>adds</b> entities&nbsp;&amp; rules</p>\n<script>x</script>") .startswith("BIS adds entities & rules")
+    assert html_to_text("<p>BIS <b>adds</b> entities&nbsp;&amp; rules</p>\n<script>x</script>").startswith(
+        "BIS adds entities & rules"
+    )
     assert html_to_text("plain\x00text\x07 here") == "plain text here"
     assert html_to_text(None) == ""
 
@@ -87,7 +89,7 @@ def test_settle_date() -> None:
     assert settle_date(None, now, tolerance) == (now, "missing: time fetched used")
     past = datetime(2025, 7, 15, 2, tzinfo=UTC)
     assert settle_date(past, now, tolerance) == (past, None)
-    naive = datetime(2025, 7, 15, 2)
+    naive = datetime(2025, 7, 15, 2)  # noqa: DTZ001 - a naive date is the case under test
     assert settle_date(naive, now, tolerance)[0] == past
     future = now + timedelta(days=400)
     when, note = settle_date(future, now, tolerance)

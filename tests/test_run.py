@@ -65,7 +65,9 @@ def test_first_run_stores_every_entry_then_304s_store_nothing(
     assert rows(workspace.database, "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_legacy_encodings_are_decoded(all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_legacy_encodings_are_decoded(
+    all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     run("run", "--once")
     titles = {i["title"]: i for i in items_json(capsys)}
     assert titles["美国商务部将算力门槛从4800 TOPS降至2400 TOPS"]["lang"] == "zh-Hans"
@@ -74,10 +76,24 @@ def test_legacy_encodings_are_decoded(all_feeds: FeedServer, workspace: Workspac
     assert titles["高頻寬記憶體列入管制清單"]["summary"] == "三星與SK海力士對華供貨受影響。"
 
 
-def test_items_json_has_documented_fields(all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_items_json_has_documented_fields(
+    all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     run("run", "--once")
     items = items_json(capsys)
-    required = {"id", "source", "url", "canonical_url", "title", "summary", "published_at", "lang", "duplicate_of", "story_id", "relevant"}
+    required = {
+        "id",
+        "source",
+        "url",
+        "canonical_url",
+        "title",
+        "summary",
+        "published_at",
+        "lang",
+        "duplicate_of",
+        "story_id",
+        "relevant",
+    }
     for item in items:
         assert required <= set(item)
         assert item["published_at"].endswith("Z")
@@ -94,7 +110,9 @@ def test_items_json_has_documented_fields(all_feeds: FeedServer, workspace: Work
     assert recent and all(i["published_at"] >= "2025-07-01" for i in recent)
 
 
-def test_changed_feed_adds_only_new_entries(feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_changed_feed_adds_only_new_entries(
+    feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     original = (DATA / "feeds" / "rss2.xml").read_text(encoding="utf-8")
     url = feeds.put("/feed.xml", original)
     workspace.sources({"id": "wire", "url": url, "kind": "feed"})
@@ -148,7 +166,11 @@ def test_failing_source_does_not_stop_the_others(
     workspace.sources(
         {"id": "broken", "url": feeds.url("/broken.xml"), "kind": "feed"},
         {"id": "good", "url": good, "kind": "feed"},
-        {"id": "html", "url": feeds.put("/page.html", "<html><body><p>not a feed</p></body></html>", "text/html"), "kind": "feed"},
+        {
+            "id": "html",
+            "url": feeds.put("/page.html", "<html><body><p>not a feed</p></body></html>", "text/html"),
+            "kind": "feed",
+        },
     )
     assert run("run", "--once") == 0
     out = capsys.readouterr().out
@@ -174,7 +196,9 @@ def test_every_source_failing_exits_1(feeds: FeedServer, workspace: Workspace) -
     assert run("run", "--once") == 1
 
 
-def test_unreachable_host_is_an_error_row_not_a_traceback(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_host_is_an_error_row_not_a_traceback(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     workspace.sources({"id": "nowhere", "url": "http://127.0.0.1:9/feed.xml", "kind": "feed"})
     assert run("run", "--once") == 1
     captured = capsys.readouterr()
@@ -190,7 +214,9 @@ def test_bad_config_exits_2_with_file_and_line(workspace: Workspace, capsys: pyt
     assert not workspace.database.exists()
 
 
-def test_digest_writes_markdown_of_new_items(all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_digest_writes_markdown_of_new_items(
+    all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     run("run", "--once")
     capsys.readouterr()
     assert run("digest") == 0
@@ -198,7 +224,10 @@ def test_digest_writes_markdown_of_new_items(all_feeds: FeedServer, workspace: W
     assert len(written) == 1
     text = written[0].read_text(encoding="utf-8")
     assert "輝達恢復對華銷售H20晶片" in text
-    assert "Commerce lowers AI\\-chip threshold & adds entities" in text or "Commerce lowers AI\\-chip threshold \\& adds entities" in text
+    assert (
+        "Commerce lowers AI\\-chip threshold & adds entities" in text
+        or "Commerce lowers AI\\-chip threshold \\& adds entities" in text
+    )
     assert "(<http://" in text
     # the next digest covers only what came since: nothing new
     assert run("digest", "--out", str(workspace.root / "storage" / "other")) == 0

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.models import ItemIntent, KnownKeys, Planned, Source, SourceState, StoredItem
+from monitor.models import ArticleUpdate, ItemIntent, KnownKeys, Planned, Source, SourceState, StoredItem
 from monitor.storage.tables import DigestRow, ItemRow, SourceRow
 
 CHUNK = 500
@@ -160,7 +160,8 @@ class SqlRepository:
                 "date_note": p.intent.date_note,
                 "content_hash": p.intent.content_hash,
                 "duplicate_of": p.duplicate_of,
-                "relevant": True,
+                "relevant": p.intent.relevant,
+                "relevant_why": p.intent.relevant_why,
             }
             for p in planned
         ]
@@ -172,6 +173,48 @@ class SqlRepository:
                     update(ItemRow).where(ItemRow.id == ids[index]).values(duplicate_of=ids[p.duplicate_of_index])
                 )
         return ids
+
+    def items_needing_article(self, source_id: str, *, include_irrelevant: bool) -> list[StoredItem]:
+        """Original items of the source whose article was never tried."""
+        query = select(ItemRow).where(
+            ItemRow.source_id == source_id, ItemRow.article_status.is_(None), ItemRow.duplicate_of.is_(None)
+        )
+        if not include_irrelevant:
+            query = query.where(ItemRow.relevant.is_(True))
+        with self.session() as session:
+            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id))]
+
+    def apply_articles(self, updates: Sequence[ArticleUpdate]) -> None:
+        """Store what the articles gave, in one transaction. The article's canonical link
+        replaces the feed's unless another item of the source has it; when another item
+        anywhere has it, this item is a copy of that one."""
+        with self.session() as session, session.begin():
+            for update_ in updates:
+                row = session.get(ItemRow, update_.item_id)
+                if row is None:
+                    continue
+                row.article_status, row.article_error = update_.status, update_.error
+                if update_.status != "ok":
+                    continue
+                row.text = update_.text
+                row.lang = update_.lang or row.lang
+                if update_.relevant is not None:
+                    row.relevant, row.relevant_why = update_.relevant, update_.relevant_why
+                self._adopt_canonical(session, row, update_.canonical_url)
+
+    @staticmethod
+    def _adopt_canonical(session: Session, row: ItemRow, canonical: str | None) -> None:
+        if not canonical or canonical == row.canonical_url or canonical.split("/", 3)[-1] == "":
+            return  # no link, the same link, or a site's home page: nothing learnt
+        query = select(ItemRow).where(ItemRow.canonical_url == canonical, ItemRow.id != row.id).order_by(ItemRow.id)
+        holders = list(session.scalars(query))
+        if holders:
+            first = holders[0]
+            root = first.duplicate_of or first.id
+            if root != row.id and row.duplicate_of is None and first.id < row.id:
+                row.duplicate_of = root
+        if not any(h.source_id == row.source_id for h in holders):
+            row.canonical_url = canonical
 
     def list_items(
         self,
@@ -270,4 +313,7 @@ def _item(row: ItemRow) -> StoredItem:
         story_id=row.story_id,
         relevant=row.relevant,
         relevant_why=row.relevant_why,
+        text=row.text,
+        article_status=row.article_status,
+        article_error=row.article_error,
     )
