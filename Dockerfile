@@ -1,14 +1,22 @@
-# The monitor in a container: config/ and storage/ are mounted volumes.
+# The monitor as a service: `monitor serve`, as the non-root user `monitor` (uid 10001).
+# config/ (read-only) and storage/ (database, digests) are mounted; see docker-compose.yml.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MONITOR_CONFIG=/app/config
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-RUN pip install . && useradd --create-home --uid 10001 monitor && mkdir -p /app/config /app/storage \
+# tzdata: the IANA zones for [schedule] timezone, whatever the base image carries.
+RUN pip install . tzdata \
+    && useradd --create-home --uid 10001 monitor \
+    && mkdir -p /app/config /app/storage \
     && chown monitor:monitor /app/storage
 COPY config ./config
 USER monitor
-VOLUME ["/app/config", "/app/storage"]
+VOLUME ["/app/storage"]
+# Exec form: monitor is PID 1 and gets the signal itself. On SIGTERM it starts nothing new and
+# gives running work [service] stop_timeout (20 s) to finish; give docker stop more than that.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["monitor"]
-CMD ["run", "--once"]
+CMD ["--log-json", "serve"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def run_workdir(base: Path, name: str, sources: str, article: str) -> Path:
     (workdir / "config").mkdir(parents=True)
     (workdir / "config" / "sources.toml").write_text(sources, encoding="utf-8")
     (workdir / "config" / "monitor.toml").write_text(f'[poll]\narticle = "{article}"\n', encoding="utf-8")
+    shutil.copy(ROOT / "config" / "claims.toml", workdir / "config" / "claims.toml")
     monitor(workdir, "run", "--once")
     return workdir
 

@@ -9,39 +9,47 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, time
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitor import __version__
+from monitor import __version__, cli_claims, cli_digest, cli_stories
 from monitor.articles import RobotsCache
+from monitor.claims.matcher import ClaimMatcher
 from monitor.config import Config, load_config, resolve_config_dir
-from monitor.digest.render import environment
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import HttpxFetcher
-from monitor.models import CycleReport, Source, SourceState, StoredItem
-from monitor.pipeline import Cycle, poll_sources, utcnow, write_digest
+from monitor.logs import configure_logging
+from monitor.models import CycleReport, Fetcher, Source, SourceState, StoredItem
+from monitor.pipeline import Cycle, utcnow
 from monitor.relevance import TopicMatcher
+from monitor.service import holding_lock, run_cycle, serve
+from monitor.status import StatusReport, build_status, status_json
 from monitor.storage import SqlRepository, open_database
+from monitor.storage.lock import POLL, SERVICE, LockHeldError, lock_holder
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_BUSY = 3  # another process holds the database lock
 log = logging.getLogger("monitor")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    default_level = "info" if args.command == "serve" else "warning"
+    configure_logging(args.log_level or default_level, "json" if args.log_json else "text")
     try:
         config = load_config(resolve_config_dir(args.config))
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    configured = config.settings.log
+    if configured.level or configured.format == "json":  # the command line wins over [log]
+        configure_logging(
+            args.log_level or configured.level or default_level, "json" if args.log_json else configured.format
+        )
     try:
         return int(args.func(args, config))
     except ConfigError as e:
@@ -58,7 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="DIR", help="config directory (default: $MONITOR_CONFIG or ./config)")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help="default: [log] level, else info for serve and warning for the rest",
+    )
+    parser.add_argument("--log-json", action="store_true", help="log JSON lines (default: [log] format)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="poll the sources")
@@ -76,12 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=cmd_sources)
 
-    digest = commands.add_parser("digest", help="write a Markdown digest of a period")
-    period = digest.add_mutually_exclusive_group()
-    period.add_argument("--since", type=parse_when, metavar="DATE", help="items fetched since DATE (UTC)")
-    period.add_argument("--date", type=parse_day, metavar="DAY", help="items fetched on DAY (UTC)")
-    digest.add_argument("--out", type=Path, metavar="DIR", help="directory for the file (default: storage/digests)")
-    digest.set_defaults(func=cmd_digest)
+    cli_digest.register(commands, parse_when, parse_day)
+
+    serve_ = commands.add_parser("serve", help="run the scheduled service (polls, digests, upkeep) until stopped")
+    serve_.set_defaults(func=cmd_serve)
+
+    status = commands.add_parser("status", help="the service, next runs, last cycle, source health, last digest")
+    status.add_argument("--check", action="store_true", help="exit 1 when unhealthy (for container health checks)")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    cli_claims.register(commands, parse_when)
+    cli_stories.register(commands, parse_when)
     return parser
 
 
@@ -105,10 +124,17 @@ def _repository(config: Config) -> SqlRepository:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    repo = _repository(config)
-    sources = [s for s in config.sources if s.enabled]
-    console = Console(stderr=True)
-    report = asyncio.run(_poll_with_progress(sources, repo, config, console))
+    engine = open_database(config.database_url)
+    try:
+        with holding_lock(engine, POLL, config.settings, "monitor run --once"):
+            repo = SqlRepository(engine)
+            repo.sync_sources(config.sources)
+            sources = [s for s in config.sources if s.enabled]
+            console = Console(stderr=True)
+            report = asyncio.run(_poll_with_progress(sources, repo, config, console))
+    except LockHeldError as e:
+        print(f"busy: a poll is in progress on this database: {e}. Try again when it ends.", file=sys.stderr)
+        return EXIT_BUSY
     Console().print(_report_table(report, repo.source_states()))
     if report.all_failed:
         return EXIT_FAILED
@@ -119,21 +145,30 @@ async def _poll_with_progress(
     sources: list[Source], repo: SqlRepository, config: Config, console: Console
 ) -> CycleReport:
     async with HttpxFetcher(config.settings.http) as fetcher:
-        cycle = Cycle(
-            repo,
-            fetcher,
-            config.settings,
-            TopicMatcher(config.topic),
-            RobotsCache(fetcher, config.settings.http.user_agent),
-        )
+        cycle = build_cycle(config, repo, fetcher)
         if not console.is_terminal:
-            return await poll_sources(sources, cycle)
+            return await run_cycle(sources, cycle, trigger="once")
         columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("", total=len(sources))
-            return await poll_sources(
-                sources, cycle, on_outcome=lambda o: progress.update(task, advance=1, description=o.source_id)
+            return await run_cycle(
+                sources,
+                cycle,
+                trigger="once",
+                on_outcome=lambda o: progress.update(task, advance=1, description=o.source_id),
             )
+
+
+def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
+    """What a poll cycle works with; the one place it is put together (run --once, serve)."""
+    return Cycle(
+        repo,
+        fetcher,
+        config.settings,
+        TopicMatcher(config.topic),
+        RobotsCache(fetcher, config.settings.http.user_agent),
+        ClaimMatcher(config.registry),
+    )
 
 
 def _report_table(report: CycleReport, states: list[SourceState]) -> Table:
@@ -235,23 +270,98 @@ def _short(when: datetime | None) -> str:
     return f"{when:%Y-%m-%d %H:%M}" if when else "-"
 
 
-def cmd_digest(args: argparse.Namespace, config: Config) -> int:
-    repo = _repository(config)
-    now = utcnow()
-    if args.date is not None:
-        start, end = args.date, args.date + timedelta(days=1)
-    else:
-        start, end = args.since or repo.last_digest_end() or now - timedelta(days=1), now
-    path, digest = write_digest(
-        repo,
-        title=config.settings.digest.title,
-        start=start,
-        end=end,
-        out_dir=args.out or config.digest_dir,
-        env=environment(config.dir),
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    engine = open_database(config.database_url)
+    try:
+        return serve(config, engine, lambda repo, fetcher: build_cycle(config, repo, fetcher))
+    except LockHeldError as e:
+        print(
+            f"busy: monitor serve is already running on this database: {e}. Stop it first; the lock of one that "
+            f"died is freed at once on the same host, else {config.settings.service.lock_ttl}s after its last "
+            "heartbeat.",
+            file=sys.stderr,
+        )
+        return EXIT_BUSY
+    finally:
+        engine.dispose()
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    engine = open_database(config.database_url)
+    repo = SqlRepository(engine)
+    report = build_status(
+        now=utcnow(),
+        settings=config.settings,
+        sources=config.sources,
+        states=repo.source_states([s.id for s in config.sources]),
+        service=lock_holder(engine, SERVICE),
+        poll=lock_holder(engine, POLL),
+        last_cycle=repo.last_cycle(),
+        last_digest=repo.last_digest(),
     )
-    print(f"wrote {path} ({digest.item_count} items)")
+    engine.dispose()
+    if args.json:
+        json.dump(status_json(report), sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    elif not args.check:
+        _print_status(report)
+    if args.check:
+        verdict = "healthy" if report.health.ok else "unhealthy"
+        print("; ".join([verdict, *report.health.reasons]), file=sys.stderr if args.json else sys.stdout)
+        return EXIT_OK if report.health.ok else EXIT_FAILED
     return EXIT_OK
+
+
+def _print_status(report: StatusReport) -> None:
+    console = Console()
+    holder = report.service
+    if report.service_running and holder:
+        console.print(f"service: running, pid {holder.pid} on {holder.host}, since {_stamp(holder.acquired_at)} UTC")
+    else:
+        console.print("service: not running", style="red")
+    if report.poll:
+        console.print(
+            f"poll in progress: {report.poll.purpose} (pid {report.poll.pid}), since {_stamp(report.poll.acquired_at)}"
+        )
+    console.print(
+        f"next: poll {_stamp(report.next_poll_at)}, digest {_stamp(report.next_digest_at)}, "
+        f"maintenance {_stamp(report.next_maintenance_at)} (UTC; schedule in {report.timezone})"
+    )
+    c = report.last_cycle
+    if c:
+        console.print(
+            f"last cycle #{c.id} ({c.trigger}): {c.status}, {_stamp(c.started_at)}, {c.sources} sources: "
+            f"{c.ok} ok, {c.not_modified} not modified, {c.failed} failed; {c.new} new, {c.duplicate} duplicate"
+        )
+        for source_id, error in c.failures:
+            console.print(f"  {source_id}: {error[:160]}", style="red")
+    d = report.last_digest
+    console.print(
+        f"last digest: {_stamp(d.period_start)} → {_stamp(d.period_end)}, {d.item_count} items, {d.path}"
+        if d
+        else "last digest: none"
+    )
+    table = Table(title=f"{len(report.sources)} sources")
+    for column in ("source", "state", "errors", "last success", "next poll", "backoff", "items", "last error"):
+        table.add_column(column, overflow="fold")
+    for s in report.sources:
+        table.add_row(
+            s.id,
+            s.state,
+            str(s.consecutive_errors),
+            _stamp(s.last_success_at),
+            _stamp(s.next_poll_at),
+            f"{s.backoff_seconds:.0f}s" if s.backoff_seconds is not None else "",
+            str(s.items),
+            (s.last_error or "")[:120],
+            style="red" if s.state == "failing" else None,
+        )
+    console.print(table)
+    console.print(("healthy" if report.health.ok else "unhealthy") + "".join(f"; {r}" for r in report.health.reasons))
+
+
+def _stamp(when: datetime | None) -> str:
+    return f"{when:%Y-%m-%d %H:%M:%S}" if when else "-"
 
 
 def main_exit() -> None:

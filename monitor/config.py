@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import make_url
 
+from monitor.claims.registry import ClaimSpec, Entity, Registry
 from monitor.errors import ConfigError
-from monitor.models import Claim, Settings, Source
+from monitor.models import Settings, Source
 from monitor.relevance import DEFAULT_TOPIC, Topic
+from monitor.storage.db import check_database_url
 
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
@@ -34,7 +37,7 @@ class Config:
     dir: Path
     settings: Settings
     sources: list[Source]
-    claims: list[Claim]
+    registry: Registry
     database_url: str
     storage_dir: Path
     digest_dir: Path
@@ -58,11 +61,33 @@ def load_config(config_dir: Path, env: Mapping[str, str] | None = None, cwd: Pat
     settings = _validate(Settings, raw_settings, settings_path, ())
     topic = DEFAULT_TOPIC if raw_topic is None else _validate(Topic, raw_topic, settings_path, (), prefix="topic")
     sources = _load_entries(config_dir / SOURCES_FILE, "source", Source, required=True)
-    claims = _load_entries(config_dir / CLAIMS_FILE, "claim", Claim, required=False)
+    registry = load_registry(config_dir / CLAIMS_FILE)
     storage_dir = (cwd / settings.storage.dir).resolve()
     digest_dir = _inside(storage_dir, settings.digest.dir, settings_path, "digest", "dir")
-    database_url = env.get(ENV_DATABASE_URL) or settings.database.url or f"sqlite:///{storage_dir / 'monitor.db'}"
-    return Config(config_dir, settings, sources, claims, database_url, storage_dir, digest_dir, topic)
+    database_url = _database_url(env, settings.database.url, storage_dir, cwd, settings_path)
+    return Config(config_dir, settings, sources, registry, database_url, storage_dir, digest_dir, topic)
+
+
+def _database_url(env: Mapping[str, str], configured: str | None, storage_dir: Path, cwd: Path, path: Path) -> str:
+    """MONITOR_DATABASE_URL, else `[database] url`, else SQLite under the storage directory.
+    Either must be a URL the monitor can use; a SQLite file set in monitor.toml must lie under
+    the storage directory (the environment, an operator's, may put it anywhere)."""
+    if env.get(ENV_DATABASE_URL):
+        if reason := check_database_url(env[ENV_DATABASE_URL]):
+            raise ConfigError(ENV_DATABASE_URL, reason)
+        return env[ENV_DATABASE_URL]
+    if not configured:
+        return f"sqlite:///{storage_dir / 'monitor.db'}"
+    line = _KeyLines(_text(path)).find("database", 0, "url")
+    if reason := check_database_url(configured):
+        raise ConfigError(path, reason, line=line, key="database.url")
+    url = make_url(configured)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        target = (cwd / str(url.database)).resolve()
+        if not target.is_relative_to(storage_dir):
+            message = f"the SQLite file {target} is outside the storage directory {storage_dir}"
+            raise ConfigError(path, message, line=line, key="database.url")
+    return configured
 
 
 def _inside(storage_dir: Path, sub: str, path: Path, table: str, key: str) -> Path:
@@ -104,11 +129,57 @@ def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> 
     """Validate each `[[table]]` entry; ids must be unique, other top-level keys are errors."""
     doc = _read_toml(path, required=required)
     lines = _KeyLines(_text(path))
+    _only_tables(doc, path, lines, (table,))
+    return _entries(doc, path, lines, table, model)
+
+
+def load_registry(path: Path) -> Registry:
+    """claims.toml: `[[entity]]` and `[[claim]]` tables; every `@entity` a term names must exist."""
+    doc = _read_toml(path, required=False)
+    lines = _KeyLines(_text(path))
+    _only_tables(doc, path, lines, ("entity", "claim"))
+    entities = _entries(doc, path, lines, "entity", Entity)
+    claims = _entries(doc, path, lines, "claim", ClaimSpec)
+    known = {e.id for e in entities}
+    nested = {"quantity": 0, "date": 0, "signal": 0}
+    for index, claim in enumerate(claims):
+        for key, terms, table, nth in _term_lists(claim, nested):
+            for term in terms:
+                if term.startswith("@") and term[1:] not in known:
+                    line = lines.find(table, nth if table != "claim" else index, key.rsplit(".", 1)[-1])
+                    raise ConfigError(path, f"unknown entity {term!r}", line=line, entry=claim.id, key=key)
+        for name in nested:
+            nested[name] += len(getattr(claim, f"{name}s" if name != "quantity" else "quantities"))
+    return Registry(entities=tuple(entities), claims=tuple(claims))
+
+
+def _term_lists(claim: ClaimSpec, before: dict[str, int]) -> list[tuple[str, tuple[str, ...], str, int]]:
+    """(key, terms, table, index of the table) for each list of terms of a claim."""
+    lists: list[tuple[str, tuple[str, ...], str, int]] = [
+        ("anchors", claim.anchors, "claim", 0),
+        ("terms", claim.terms, "claim", 0),
+    ]
+    lists += [
+        (f"quantity.{n}.near", q.near, "claim.quantity", before["quantity"] + n) for n, q in enumerate(claim.quantities)
+    ]
+    lists += [(f"date.{n}.near", d.near, "claim.date", before["date"] + n) for n, d in enumerate(claim.dates)]
+    lists += [
+        (f"signal.{n}.when", (*(t for group in s.when for t in group), *s.unless), "claim.signal", before["signal"] + n)
+        for n, s in enumerate(claim.signals)
+    ]
+    return lists
+
+
+def _only_tables(doc: dict[str, Any], path: Path, lines: _KeyLines, tables: tuple[str, ...]) -> None:
     for key in doc:
-        if key != table:
+        if key not in tables:
+            expected = " or ".join(f"[[{t}]]" for t in tables)
             raise ConfigError(
-                path, f"unknown top-level key (expected [[{table}]] tables)", line=lines.find(None, None, key), key=key
+                path, f"unknown top-level key (expected {expected} tables)", line=lines.find(None, None, key), key=key
             )
+
+
+def _entries(doc: dict[str, Any], path: Path, lines: _KeyLines, table: str, model: type[M]) -> list[M]:
     raw = doc.get(table, [])
     if not isinstance(raw, list):
         raise ConfigError(path, f"must be an array of tables ([[{table}]])", key=table)

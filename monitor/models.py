@@ -6,13 +6,17 @@ rejected); pipeline records are frozen dataclasses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal, Protocol
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import soupsieve
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SourceKind = Literal["feed", "page"]
 Lang = Literal["en", "zh-Hans", "zh-Hant"]
@@ -64,7 +68,7 @@ class Source(Strict):
     kind: SourceKind
     name: str | None = None
     lang: Lang | None = None
-    interval: int | None = Field(default=None, ge=60, description="seconds between polls")
+    interval: int | None = Field(default=None, ge=1, description="seconds between polls")
     enabled: bool = True
     article: ArticleMode | None = Field(
         default=None, description="whose linked article to fetch (default: [poll] article)"
@@ -107,7 +111,9 @@ class HttpSettings(Strict):
 
 
 class PollSettings(Strict):
-    interval: int = Field(default=3600, ge=60, description="default seconds between polls")
+    interval: int = Field(default=3600, ge=1, description="default seconds between polls")
+    jitter: float = Field(default=0.1, ge=0, le=1, description="up to this fraction of a delay is added at random")
+    backoff_max: int = Field(default=86400, ge=1, description="longest wait between polls of a failing source")
     future_tolerance: int = Field(default=3600, ge=0, description="seconds a date may lie ahead")
     article: ArticleMode = Field(default="relevant", description="whose linked article to fetch")
 
@@ -115,6 +121,119 @@ class PollSettings(Strict):
 class DigestSettings(Strict):
     dir: str = "digests"
     title: str = "AI-chip export controls: daily digest"
+    lookback: int = Field(default=86400, ge=60, description="seconds the first digest covers (no earlier one)")
+    top_stories: int = Field(default=10, ge=0, description="stories listed in full; the rest briefly")
+    other_items: int = Field(default=50, ge=0, description="at most this many other items listed")
+    feed: bool = Field(default=True, description="write an Atom feed of flags and digests next to the files")
+    feed_entries: int = Field(default=100, ge=1, description="newest flags in the Atom feed")
+
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+class EmailSettings(Strict):
+    """`[email]`: where `monitor digest --send` mails the digest. The password is never in a
+    file: it is read from the environment variable named by `password_env`."""
+
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535, description="default: 587, 465 (tls) or 25 (none)")
+    security: SmtpSecurity = "starttls"
+    username: str | None = None
+    password_env: str = Field(default="MONITOR_SMTP_PASSWORD", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    subject_prefix: str = "[monitor]"
+    send_empty: bool = False
+    timeout: float = Field(default=30.0, gt=0, description="seconds per SMTP operation")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "a password is never read from a config file: remove it and set the environment variable "
+                "named by password_env (default MONITOR_SMTP_PASSWORD)"
+            )
+        return data
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str | None) -> str | None:
+        return None if value is None else _mail_address(value)
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_mail_address(v) for v in value)
+
+    @field_validator("host", "username", "subject_prefix")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and re.search(r"[\r\n\x00]", value):
+            raise ValueError("must be one line")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> EmailSettings:
+        if self.host and (not self.sender or not self.recipients):
+            raise ValueError("host is set: sender and recipients are needed too")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or _DEFAULT_PORTS[self.security]
+
+
+def _mail_address(value: str) -> str:
+    """One address, `user@host` or `Name <user@host>`, on one line."""
+    _name, address = parseaddr(value)
+    if re.search(r"[\r\n\x00]", value) or not re.fullmatch(r"[^\s@<>,;]+@[^\s@<>,;]+", address):
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return value.strip()
+
+
+class ScheduleSettings(Strict):
+    """When `monitor serve` runs its jobs; cron expressions are read in `timezone`."""
+
+    timezone: str = "UTC"
+    digest_cron: str = Field(default="0 7 * * *", description="when the digest is written")
+    maintenance_cron: str = Field(default="30 3 * * *", description="when the database is tidied")
+    poll_tick: float = Field(default=30.0, gt=0, le=3600, description="seconds between looks for due sources")
+    misfire_grace_time: int = Field(default=600, ge=1, description="seconds a late job may still run")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from e
+        return value
+
+    @field_validator("digest_cron", "maintenance_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger(**cron_fields(value), timezone=UTC)
+        except ValueError as e:
+            raise ValueError(f"invalid cron expression {value!r}: {e}") from e
+        return value
+
+
+class ServiceSettings(Strict):
+    lock_ttl: int = Field(default=120, ge=5, description="seconds a lock outlives its holder's last heartbeat")
+    stop_timeout: float = Field(default=20.0, gt=0, description="seconds in-flight work may take after SIGTERM")
+    unhealthy_after: int = Field(default=3, ge=1, description="intervals without a successful poll: unhealthy")
+
+
+class LogSettings(Strict):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] | None = None
 
 
 class Settings(Strict):
@@ -123,14 +242,42 @@ class Settings(Strict):
     http: HttpSettings = HttpSettings()
     poll: PollSettings = PollSettings()
     digest: DigestSettings = DigestSettings()
+    email: EmailSettings = EmailSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    service: ServiceSettings = ServiceSettings()
+    log: LogSettings = LogSettings()
 
 
-class Claim(Strict):
-    """One `[[claim]]` table of claims.toml (the registry grows in a later stage)."""
+CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    text_zh: str | None = None
-    statement_en: str | None = None
+
+def cron_fields(expr: str) -> dict[str, str]:
+    """The fields of a crontab line: five (minute hour day month weekday) or six (seconds first).
+
+    Weekday numbers mean what they mean in crontab (0 or 7 = Sunday), not APScheduler's
+    (0 = Monday): they are rewritten as names."""
+    parts = expr.split()
+    if len(parts) not in (5, 6):
+        raise ValueError(f"expected 5 fields (minute hour day month weekday) or 6 (seconds first), got {len(parts)}")
+    names = ("second", *CRON_FIELDS) if len(parts) == 6 else CRON_FIELDS
+    fields = dict(zip(names, parts, strict=True))
+    fields["day_of_week"] = ",".join(_weekday_names(part) for part in fields["day_of_week"].split(","))
+    return fields
+
+
+def _weekday_names(part: str) -> str:
+    if part.startswith("*/"):
+        part = "0-6" + part[1:]
+    m = re.fullmatch(r"([0-7])(?:-([0-7]))?(?:/([1-9]))?", part)
+    if m is None:
+        return part  # names and *: the same in both conventions
+    first, last, step = int(m[1]), int(m[2] if m[2] else m[1]), int(m[3] or 1)
+    if m[2] is None and m[3] is not None:
+        last = 6  # "n/step" runs to the end of the week
+    if first > last:
+        raise ValueError(f"weekday range {part!r} runs backwards")
+    return ",".join(dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1, step)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,3 +458,119 @@ class Fetcher(Protocol):
         accept: str = "*/*",
         source_host: str | None = None,
     ) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A claim an item bears on: the relation, a score, the evidence sentence and the reason."""
+
+    claim_id: str
+    relation: str  # supports | contradicts | updates
+    score: float
+    evidence: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlag:
+    """A flag with its item and every outlet carrying the item (its copies' sources too)."""
+
+    id: int
+    claim_id: str
+    relation: str
+    score: float
+    evidence: str
+    why: str | None
+    state: str
+    note: str | None
+    created_at: datetime
+    reviewed_at: datetime | None
+    item: StoredItem
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds a database lock (`service`: a running `monitor serve`; `poll`: a poll in progress)."""
+
+    name: str
+    owner: str
+    host: str
+    pid: int
+    purpose: str
+    acquired_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRecord:
+    """A poll cycle as stored: when, what it polled, how it went, which sources failed and why."""
+
+    id: int
+    trigger: str  # serve | once
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # running | ok | partial | failed | interrupted | crashed
+    sources: int
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new: int = 0
+    duplicate: int = 0
+    unchanged: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    id: int
+    period_start: datetime
+    period_end: datetime
+    path: str | None
+    item_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A digest on one channel (file, email, atom): `sent` once delivered, else `failed` with why."""
+
+    digest_id: int
+    channel: str
+    status: str  # sent | failed
+    attempts: int
+    last_error: str | None
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterUpdate:
+    """What near-duplicate and story detection decided for one item."""
+
+    item_id: int
+    signature: bytes | None
+    duplicate_of: int | None
+    story_id: int
+    new_story: tuple[str, str, datetime] | None = None  # title, lang, first seen: when it starts one
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStory:
+    """A story with its items, first first."""
+
+    id: int
+    title: str
+    lang: str
+    first_seen_at: datetime
+    items: tuple[StoredItem, ...]
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i.source_id for i in self.items))
+
+    @property
+    def latest_at(self) -> datetime:
+        return max((i.published_at for i in self.items), default=self.first_seen_at)

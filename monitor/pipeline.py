@@ -4,10 +4,16 @@ each source's batch in one transaction. Only sequences the stages; failures beco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import multiprocessing
+import os
+import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +22,12 @@ from jinja2 import Environment
 from sqlalchemy.exc import IntegrityError
 
 from monitor.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_articles
-from monitor.decode import decode_html
+from monitor.backoff import poll_delay
+from monitor.claims.matcher import ClaimMatcher
+from monitor.clustering import IndexCache, cluster
 from monitor.dedupe import plan_batch
-from monitor.digest.build import Digest, build_digest
-from monitor.digest.deliver import write_file
-from monitor.digest.render import render_markdown
+from monitor.digest.build import Digest, DigestInput, build_digest
+from monitor.digest.run import write_markdown
 from monitor.errors import ParseError, SourceError
 from monitor.models import (
     ArticleUpdate,
@@ -28,7 +35,6 @@ from monitor.models import (
     Fetcher,
     FetchResult,
     ItemIntent,
-    PageSelectors,
     ParsedFeed,
     Settings,
     Source,
@@ -36,13 +42,15 @@ from monitor.models import (
     StoredItem,
 )
 from monitor.normalize import canonical_url, clean_text, detect_lang, to_intents
-from monitor.parse.feeds import parse_feed
-from monitor.parse.pages import parse_page
+from monitor.parse.document import parse_content
 from monitor.relevance import TopicMatcher
 from monitor.storage import SqlRepository
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 200_000
+# A cycle of at least this many sources parses in worker processes (one per core): feedparser
+# is most of a poll's CPU, and a pool's start (about a second of imports) pays off only on many.
+PARSE_POOL_MIN_SOURCES = 20
 Clock = Callable[[], datetime]
 OnOutcome = Callable[[SourceOutcome], None]
 
@@ -65,20 +73,25 @@ class Cycle:
     settings: Settings
     topic: TopicMatcher
     robots: RobotsCache
+    matcher: ClaimMatcher
     clock: Clock = utcnow
+    parser: Executor | None = None  # where documents are parsed; None: in the event loop's thread
+    indexes: IndexCache = dataclasses.field(default_factory=IndexCache)  # near-duplicates and stories
 
 
 async def poll_sources(sources: Sequence[Source], cycle: Cycle, *, on_outcome: OnOutcome | None = None) -> CycleReport:
     """Poll each source once. Downloads run in parallel; each batch is written when its
     download completes (one writer: this event loop)."""
     started_at = cycle.clock()
-    tasks = [asyncio.create_task(poll_one(s, cycle)) for s in sources]
     outcomes: list[SourceOutcome] = []
-    for task in asyncio.as_completed(tasks):
-        outcome = await task
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
+    with parse_pool(cycle, len(sources)) as working:
+        tasks = [asyncio.create_task(poll_one(s, working)) for s in sources]
+        for task in asyncio.as_completed(tasks):
+            outcome = await task
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+    cluster_and_match(cycle)
     order = {s.id: n for n, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.source_id])
     return CycleReport(started_at, cycle.clock(), outcomes)
@@ -97,10 +110,11 @@ async def poll_one(source: Source, cycle: Cycle) -> SourceOutcome:
             accept=FEED_ACCEPT if source.kind == "feed" else ARTICLE_ACCEPT,
             source_host=source.host,
         )
-        outcome = store_result(source, result, cycle)
+        parsed = None if result.not_modified else await parse_result(source, result, cycle)
+        outcome = store_result(source, result, cycle, parsed)
         await enrich_items(source, cycle)
     except SourceError as e:
-        outcome = _failed(source, cycle, e.message, e.kind, getattr(e, "status", None))
+        outcome = _failed(source, cycle, e.message, e.kind, getattr(e, "status", None), getattr(e, "retry_after", None))
     except Exception as e:  # a bug: keep its traceback in the log, keep the other sources going
         log.exception("source %s: unexpected error", source.id)
         outcome = _failed(source, cycle, f"internal error: {type(e).__name__}: {e}", "internal", None)
@@ -118,10 +132,10 @@ async def poll_one(source: Source, cycle: Cycle) -> SourceOutcome:
     return dataclasses.replace(outcome, seconds=elapsed)
 
 
-def store_result(source: Source, result: FetchResult, cycle: Cycle) -> SourceOutcome:
-    """Parse and store one download, or record a 304, in one transaction."""
+def store_result(source: Source, result: FetchResult, cycle: Cycle, parsed: ParsedFeed | None = None) -> SourceOutcome:
+    """Parse (unless `parsed` is given) and store one download, or record a 304, in one transaction."""
     repo, settings = cycle.repo, cycle.settings
-    next_poll_at = cycle.clock() + timedelta(seconds=source.interval or settings.poll.interval)
+    next_poll_at = cycle.clock() + poll_delay(settings.poll, source.interval, errors=0, rand=random.random())
     if result.not_modified:
         with repo.session() as session, session.begin():
             repo.record_success(
@@ -134,7 +148,8 @@ def store_result(source: Source, result: FetchResult, cycle: Cycle) -> SourceOut
                 next_poll_at=next_poll_at,
             )
         return SourceOutcome(source.id, "not_modified", http_status=304)
-    parsed = parse_document(source, result)
+    if parsed is None:
+        parsed = parse_document(source, result)
     intents = [
         judge_intent(intent, cycle.topic)
         for intent in to_intents(
@@ -205,20 +220,90 @@ def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatche
     )
 
 
+def cluster_and_match(cycle: Cycle) -> None:
+    """After every source of a cycle is stored: near-duplicates and stories for the new items
+    (all of them together, oldest first, so a copy points at its original), then the claims."""
+    items = cycle.repo.items_to_cluster()
+    if items:
+        cycle.repo.save_clusters(cluster(items, cycle.indexes.get(cycle.repo)), cycle.clock())
+    match_items(cycle.repo, cycle.matcher, cycle.clock())
+
+
+def match_items(
+    repo: SqlRepository,
+    matcher: ClaimMatcher,
+    now: datetime,
+    *,
+    source_id: str | None = None,
+    since: datetime | None = None,
+    again: bool = False,
+) -> int:
+    """Match relevant original items against the claims and store the flags; returns the count
+    of items matched. `again` re-matches items matched before (review states are kept)."""
+    items = repo.items_to_match(source_id=source_id, since=since, again=again)
+    results = [
+        (item.id, matcher.match(item.title, f"{item.summary}\n{item.text or ''}", item.published_at)) for item in items
+    ]
+    repo.save_matches(results, now)
+    return len(items)
+
+
 def parse_document(source: Source, result: FetchResult) -> ParsedFeed:
-    content = result.content or b""
-    if source.kind == "page":
-        parsed = parse_page(decode_html(content, result.headers), result.url, source.selectors or PageSelectors())
-    else:
-        parsed = parse_feed(content, result.headers, result.url)
+    parsed = parse_content(source.kind, result.content or b"", result.headers, result.url, source.selectors)
+    return _usable(source, parsed)
+
+
+async def parse_result(source: Source, result: FetchResult, cycle: Cycle) -> ParsedFeed:
+    """`parse_document`, in the cycle's worker processes when it has them (the event loop goes
+    on storing other sources meanwhile)."""
+    if cycle.parser is None:
+        return parse_document(source, result)
+    args = (source.kind, result.content or b"", result.headers, result.url, source.selectors)
+    try:
+        parsed = await asyncio.get_running_loop().run_in_executor(cycle.parser, parse_content, *args)
+    except BrokenProcessPool:  # a worker died (killed, out of memory): parse here, as without a pool
+        log.warning("source %s: the parser process died; parsing in the main process", source.id)
+        return parse_document(source, result)
+    return _usable(source, parsed)
+
+
+def _usable(source: Source, parsed: ParsedFeed) -> ParsedFeed:
     if not parsed.items and parsed.warning:
         raise ParseError(source.id, f"no entries: {parsed.warning}")
     return parsed
 
 
-def _failed(source: Source, cycle: Cycle, message: str, kind: str, status: int | None) -> SourceOutcome:
+@contextlib.contextmanager
+def parse_pool(cycle: Cycle, sources: int) -> Iterator[Cycle]:
+    """The cycle with worker processes to parse in, one per core, for a cycle of many sources on
+    a machine of several cores; else the cycle as it is. The workers end with the block."""
+    cores = os.cpu_count() or 1
+    if cycle.parser is not None or cores < 2 or sources < PARSE_POOL_MIN_SOURCES:
+        yield cycle
+        return
+    # spawn, not fork: this process has threads (asyncio.to_thread, heartbeats) that fork would copy mid-lock
+    pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield dataclasses.replace(cycle, parser=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _failed(
+    source: Source, cycle: Cycle, message: str, kind: str, status: int | None, retry_after: float | None = None
+) -> SourceOutcome:
+    """Record a failure; the next poll backs off (monitor.backoff), honouring Retry-After."""
     now = cycle.clock()
-    cycle.repo.record_error(source.id, at=now, message=f"{kind}: {message}", next_poll_at=now)
+    errors = cycle.repo.source_state(source.id).consecutive_errors + 1
+    delay = poll_delay(
+        cycle.settings.poll,
+        source.interval,
+        errors=errors,
+        rand=random.random(),
+        status=status,
+        retry_after=retry_after,
+    )
+    cycle.repo.record_error(source.id, at=now, message=f"{kind}: {message}", next_poll_at=now + delay)
     return SourceOutcome(source.id, "error", error=message, error_kind=kind, http_status=status)
 
 
@@ -232,10 +317,14 @@ def write_digest(
     env: Environment,
     clock: Clock = utcnow,
 ) -> tuple[Path, Digest]:
-    """Build the period's digest, write it as Markdown, then record it (learn after output)."""
+    """Build the period's digest, write it as Markdown, then record it (learn after output).
+
+    Without the config it knows no claim texts and sends nothing: the full digest run (file,
+    Atom feed, e-mail, deliveries recorded) is `monitor.digest.run.run_digest`."""
     items = repo.list_items(since=start, until=end, by="fetched")
-    copies = repo.duplicates_of([i.id for i in items if i.duplicate_of is None])
-    digest = build_digest(title, start, end, items, copies, repo.source_states())
-    path = write_file(out_dir, f"{end:%Y-%m-%d}.md", render_markdown(digest, env))
-    repo.record_digest(start=start, end=end, path=str(path), item_count=digest.item_count, at=clock())
+    originals = [i.id for i in items if i.duplicate_of is None and i.relevant]
+    copies = repo.duplicates_of(originals) if originals else {}
+    data = DigestInput(items, copies, repo.list_flags(since=start), (), {}, repo.source_states())
+    digest = build_digest(title, start, end, data)
+    _record, path = write_markdown(repo, digest, out_dir, env, clock())
     return path, digest

@@ -27,23 +27,17 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.normalize import fold_text
+from monitor.terms import compile_terms, term_key
 
 Kind = Literal["strong", "subject", "context"]
 KINDS: tuple[Kind, ...] = ("strong", "subject", "context")
 
-_SEP_CHARS = " \t-\u2010\u2011\u2012\u2013"
-_SEP_PATTERN = r"[\s\-\u2010\u2011\u2012\u2013]?"
-_SEP = re.compile(r"[\s\-\u2010\u2011\u2012\u2013]+")
-_WORD_CLASS = "[0-9a-z_]"
-_PLURAL_AND_BOUNDARY = f"(?:e?s)?(?!{_WORD_CLASS})"
 _MAX_TERMS_SHOWN = 8
 
 
@@ -62,7 +56,7 @@ class TermGroup(_Frozen):
     @classmethod
     def _not_blank(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         for term in terms:
-            if not _key(fold_text(term)):
+            if not term_key(fold_text(term)):
                 raise ValueError(f"blank term {term!r}")
         return terms
 
@@ -81,14 +75,14 @@ class Topic(_Frozen):
     @model_validator(mode="after")
     def _unambiguous(self) -> Topic:
         """Group names unique; a folded term belongs to one group (aliases inside a group may fold alike)."""
-        owner: dict[str, str] = {_key(fold_text(p)): "ignore" for p in self.ignore}
+        owner: dict[str, str] = {term_key(fold_text(p)): "ignore" for p in self.ignore}
         names: set[str] = set()
         for group in self.groups:
             if group.name in names:
                 raise ValueError(f"duplicate group name {group.name!r}")
             names.add(group.name)
             for term in group.terms:
-                key = _key(fold_text(term))
+                key = term_key(fold_text(term))
                 if owner.setdefault(key, group.name) != group.name:
                     raise ValueError(f"term {term!r} of group {group.name!r} is also in {owner[key]!r}")
         return self
@@ -122,7 +116,7 @@ class TopicMatcher:
         by_kind = sorted(topic.groups, key=lambda g: KINDS.index(g.kind))
         for rank, (group, term) in enumerate((g, t) for g in by_kind for t in g.terms):
             self._add(fold_text(term), _Term(term, group.name, group.kind, rank))
-        self._regexes = _compile(list(self._exact))
+        self._regexes = compile_terms(list(self._exact))
 
     def judge(self, title: str, text: str) -> Relevance:
         """Relevant or not, and why, for an item's title and text (its summary or its body)."""
@@ -130,8 +124,8 @@ class TopicMatcher:
 
     def _add(self, folded: str, term: _Term | None) -> None:
         """Aliases that fold alike are one term, shown as the first of them."""
-        self._terms.setdefault(_key(folded), term)
-        self._exact.setdefault(folded, self._terms[_key(folded)])
+        self._terms.setdefault(term_key(folded), term)
+        self._exact.setdefault(folded, self._terms[term_key(folded)])
 
     def _find_terms(self, folded: str) -> list[_Term]:
         """The distinct terms found in folded text, by rank."""
@@ -146,7 +140,7 @@ class TopicMatcher:
     def _lookup(self, matched: str) -> _Term | None:
         if matched in self._exact:
             return self._exact[matched]
-        key = _key(matched)
+        key = term_key(matched)
         for candidate in (key, key[:-1], key[:-2]):  # the term itself, or its plural in -s / -es
             if candidate in self._terms:
                 return self._terms[candidate]
@@ -169,11 +163,6 @@ class TopicMatcher:
         return Relevance(True, f"terms: {shown}")
 
 
-def _key(folded: str) -> str:
-    """A term's identity: folded, without its separators (so "export-control" is "export control")."""
-    return _SEP.sub("", folded)
-
-
 def _show(terms: list[_Term]) -> str:
     labels = [t.label for t in terms[:_MAX_TERMS_SHOWN]]
     more = len(terms) - len(labels)
@@ -182,68 +171,6 @@ def _show(terms: list[_Term]) -> str:
 
 def _needed(kind: Kind, count: int) -> str:
     return f"a {kind} term" if count == 1 else f"terms from {count} {kind} groups"
-
-
-# --- compiling the terms: one regex for the terms that start with a Latin letter or digit, one for the rest
-
-_Trie = dict[str, "_Trie"]
-_END = ""  # key of a trie node's end-of-term mark; never a unit, units are one character or _SEP_UNIT
-_SEP_UNIT = " "
-
-
-def _compile(folded_terms: list[str]) -> tuple[re.Pattern[str], ...]:
-    """Two trie-shaped regexes. The Latin one is tried only at word starts (an ASCII `\\b`); the
-    other starts with a literal Chinese character, which lets `re` skip to where a term may start."""
-    latin = [t for t in folded_terms if _is_word(t.lstrip(_SEP_CHARS)[:1])]
-    han = [t for t in folded_terms if not _is_word(t.lstrip(_SEP_CHARS)[:1])]
-    patterns = ([r"(?a:\b)" + _trie_pattern(latin)] if latin else []) + ([_trie_pattern(han)] if han else [])
-    return tuple(re.compile(p) for p in patterns)
-
-
-def _units(folded: str) -> Iterator[str]:
-    """A folded term as trie units: characters, and one separator unit wherever a space or hyphen
-    stands or a Latin letter or digit meets a Chinese character (so "升腾910" also matches "升腾 910")."""
-    previous = ""
-    for char in folded:
-        if char in _SEP_CHARS:
-            if previous and previous != _SEP_UNIT:
-                previous = _SEP_UNIT
-                yield _SEP_UNIT
-            continue
-        if previous.isalnum() and char.isalnum() and _is_word(previous) != _is_word(char):
-            yield _SEP_UNIT
-        previous = char
-        yield char
-
-
-def _is_word(char: str) -> bool:
-    """Latin letters, digits and the underscore: the characters of a word for `\\b` in ASCII mode."""
-    return char != "" and char.isascii() and (char.isalnum() or char == "_")
-
-
-def _trie_pattern(folded_terms: list[str]) -> str:
-    trie: _Trie = {}
-    for term in folded_terms:
-        node = trie
-        for unit in _units(term):
-            node = node.setdefault(unit, {})
-        node[_END] = {}
-    return _node_pattern(trie, "")
-
-
-def _node_pattern(node: _Trie, last: str) -> str:
-    """The regex for a trie node: its children as alternatives (longer terms first), then its end,
-    where a term that ends in a Latin letter or digit may take a plural and must end a word."""
-    alternatives = [_unit_pattern(unit) + _node_pattern(node[unit], unit) for unit in sorted(node) if unit != _END]
-    if _END in node:
-        alternatives.append(_PLURAL_AND_BOUNDARY if _is_word(last) else "")
-    if len(alternatives) == 1:
-        return alternatives[0]
-    return "(?:" + "|".join(alternatives) + ")"
-
-
-def _unit_pattern(unit: str) -> str:
-    return _SEP_PATTERN if unit == _SEP_UNIT else re.escape(unit)
 
 
 # --- the default topic: US AI-chip export controls and China's chip industry ------------------

@@ -16,6 +16,7 @@ def write_file(directory: Path, name: str, text: str) -> Path:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        Path(tmp).chmod(0o644)  # mkstemp makes it private; digests and the feed are for reading
         target = directory / name
         Path(tmp).replace(target)
         return target

@@ -8,6 +8,9 @@ Rules for incomplete entries:
 - no link: a guid that is an http(s) URL stands in for it, else the item has no link;
 - no date (published, else updated): the pipeline uses the time fetched and notes it;
 - no title, summary or link at all: the entry is skipped as empty.
+
+A document feedparser finds no feed in (no version, no entries) carries a warning even when it
+is well-formed, so that the pipeline reports it instead of storing nothing in silence.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     if doc.get("bozo"):
         exc = doc.get("bozo_exception")
         warning = f"malformed feed ({type(exc).__name__}: {clean_text(str(exc))[:200]})"
+    elif not doc.get("version") and not doc.get("entries"):
+        # Well-formed, but no RSS, Atom or RDF in it (an XHTML page, some other XML, an empty
+        # body): without this it would pass as a feed that has nothing new, forever.
+        warning = (
+            "not a feed (empty document)" if not content.strip() else "not a feed (no RSS, Atom or RDF root element)"
+        )
     return ParsedFeed(items=items, title=clean_text(feed.get("title") or "") or None, lang=lang, warning=warning)
 
 

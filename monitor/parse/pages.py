@@ -332,8 +332,13 @@ def _date_of(match: re.Match[str]) -> datetime | None:
         return None
 
 
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+def _utc(when: datetime) -> datetime | None:
+    """`when` in UTC (naive: taken as UTC); None when UTC would fall outside the calendar
+    (`0001-01-01T00:00+05:00`), which is no date to keep."""
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _base_url(soup: BeautifulSoup, url: str) -> str:

@@ -1,4 +1,5 @@
-"""Engine set-up: SQLite pragmas (WAL, foreign keys, busy timeout) and Alembic migrations on start."""
+"""Engine set-up: SQLite pragmas (WAL, foreign keys, busy timeout) and Alembic migrations on start,
+each upgrade one transaction."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from monitor.errors import StorageError
 
@@ -18,13 +20,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def open_database(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on `url` with the schema at the newest revision."""
-    parsed = make_url(url)
+    parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         try:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StorageError(f"cannot create the database directory: {e}") from e
-    engine = create_engine(url)
+    try:
+        engine = create_engine(parsed)
+    except (ImportError, SQLAlchemyError) as e:  # an unknown dialect, or its driver is not installed
+        raise StorageError(f"cannot use the database {parsed.render_as_string()}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if upgrade:
@@ -35,6 +40,36 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
         except SQLAlchemyError as e:
             raise StorageError(f"database error on {parsed.render_as_string()}: {e}") from e
     return engine
+
+
+def parse_database_url(url: str) -> URL:
+    """`url` as SQLAlchemy reads it; StorageError (which never repeats the text: it may hold a
+    password) when it is no URL at all."""
+    try:
+        return make_url(url)
+    except ArgumentError as e:
+        raise StorageError(
+            "the database URL is not a SQLAlchemy URL (e.g. sqlite:///storage/monitor.db or "
+            "postgresql+psycopg://user@host/db)"
+        ) from e
+
+
+def check_database_url(url: str) -> str | None:
+    """Why `url` cannot be used (no URL, an unknown dialect, a driver not installed), or None.
+    Opens nothing."""
+    try:
+        parsed = parse_database_url(url)
+    except StorageError as e:
+        return str(e)
+    try:
+        dialect = parsed.get_dialect()
+    except SQLAlchemyError:
+        return f"unknown database kind {parsed.drivername!r}"
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        return f"the driver for {parsed.drivername} is not installed ({e})"
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,4 +89,30 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    """Upgrade to the newest revision, all of it in one transaction that holds the write lock.
+
+    pysqlite runs DDL outside any transaction, so on its own connections an upgrade is many
+    small commits: a process killed during the first one left tables without a schema version
+    (every later start failed with "table digest already exists"), and two processes starting
+    on a new database both created tables. On a connection of its own that begins with BEGIN
+    IMMEDIATE, an upgrade is whole or absent, and a second process waits for the first, then
+    finds nothing left to do."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        command.upgrade(alembic_config(engine), "head")  # PostgreSQL's DDL is transactional
+        return
+    migrator = create_engine(engine.url, poolclass=NullPool)
+    event.listen(migrator, "connect", _sqlite_pragmas)
+    event.listen(migrator, "connect", _no_implicit_transactions)
+    event.listen(migrator, "begin", _begin_immediate)
+    try:
+        command.upgrade(alembic_config(migrator), "head")
+    finally:
+        migrator.dispose()
+
+
+def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # pysqlite leaves BEGIN and COMMIT to us
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -9,9 +9,11 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -82,6 +84,7 @@ class ItemRow(Base):
         Index(None, "content_hash"),
         Index(None, "fetched_at"),
         Index(None, "published_at"),
+        Index(None, "story_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -103,6 +106,40 @@ class ItemRow(Base):
     relevant_why: Mapped[str | None] = mapped_column(Text)
     article_status: Mapped[str | None] = mapped_column(String(16))
     article_error: Mapped[str | None] = mapped_column(Text)
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    clustered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StoryRow(Base):
+    """Items that report one event: id is its first item's id; counts are read from the items."""
+
+    __tablename__ = "story"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class FlagRow(Base):
+    """What an item does to a claim: once per (claim, item); review state survives re-matching."""
+
+    __tablename__ = "flag"
+    __table_args__ = (UniqueConstraint("claim_id", "item_id"), Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(String(32), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text)
+    why: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DigestRow(Base):
@@ -114,3 +151,54 @@ class DigestRow(Base):
     path: Mapped[str | None] = mapped_column(Text)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CycleRow(Base):
+    """One poll cycle: what it polled and how it went (`finished_at` is null while it runs)."""
+
+    __tablename__ = "cycle"
+    __table_args__ = (Index(None, "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    sources: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    not_modified: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[str | None] = mapped_column(Text)  # JSON: [[source_id, error], ...]
+
+
+class LockRow(Base):
+    """A named lock on the database: one row while held, refreshed by its holder's heartbeat."""
+
+    __tablename__ = "lock"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(64))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeliveryRow(Base):
+    """A digest on one channel (file, email, atom): how it went. A sent one is never sent again."""
+
+    __tablename__ = "delivery"
+
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digest.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)  # where: a path, the recipients

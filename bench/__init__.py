@@ -1,0 +1,1 @@
+"""Benchmarks of the monitor: `python -m bench` (see bench/README.md)."""

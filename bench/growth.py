@@ -1,0 +1,213 @@
+"""How the per-item cost grows with the store: dedupe, near-duplicates and stories, and claim
+matching for new items against 10k and 100k stored items; and the digest of 10k items.
+
+The store is filled directly (one executemany per 2,000 rows) with distinct synthetic items
+arriving at 2,000 a day, as `bench/dedupe_bench.py` assumes, each with its near-duplicate
+signature and its own story, clustered and matched; so the near-duplicate window (30 days) and
+the story window (7 days) hold what they would after that many days of polling. Then batches of
+new items (the generated feeds' own items) go through the pipeline's functions, timed per item:
+`store` (known keys, plan, insert: the exact dedupe), `cluster` (near-duplicates and stories,
+when the monitor has them) and `match` (`pipeline.match_items`).
+
+The calls to the monitor are each in one small function, so that they are easy to adapt when
+the functions they call change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from bench.feeds import EN_WORDS, ZH_CHARS
+from monitor.claims.matcher import ClaimMatcher
+from monitor.config import load_registry
+from monitor.dedupe import plan_batch
+from monitor.models import ItemIntent, Source
+from monitor.normalize import fold_text
+from monitor.pipeline import match_items
+from monitor.storage import SqlRepository, open_database
+from monitor.storage.tables import ItemRow
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 2000  # items a day
+NOW = datetime(2025, 9, 1, 12, tzinfo=UTC)
+
+
+@dataclass
+class Growth:
+    stored: int
+    store_us: float  # per new item
+    cluster_us: float | None
+    match_us: float  # per new item (match_items runs on the relevant originals among them)
+
+
+def _text(rng: random.Random, lang: str, words: int) -> str:
+    if lang == "en":
+        return " ".join(rng.choice(EN_WORDS) + rng.choice(("", "s", "ed", "ing")) for _ in range(words))
+    return "".join(rng.choice(ZH_CHARS) for _ in range(int(words * 1.6)))
+
+
+def _signature(title: str, summary: str, lang: str) -> bytes | None:
+    """The near-duplicate signature `clustering.cluster` stores, if the monitor has them."""
+    try:
+        from monitor.neardup import shingle_hashes, signature_of
+    except ImportError:
+        return None
+    sig = signature_of(shingle_hashes(fold_text(f"{title}\n{summary}"), lang))
+    return sig.to_bytes() if sig is not None else None
+
+
+def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed: int = 3) -> None:
+    """`count` distinct stored items, `RATE` a day up to NOW, already clustered and matched."""
+    rng = random.Random(seed)
+    columns = set(ItemRow.__table__.columns.keys())
+    rows: list[dict[str, Any]] = []
+    for n in range(count):
+        lang = rng.choice(("en", "en", "zh-Hans"))
+        title, summary = _text(rng, lang, 9), _text(rng, lang, 45)
+        at = NOW - timedelta(days=(count - n) / RATE)
+        row: dict[str, Any] = {
+            "source_id": sources[n % len(sources)].id,
+            "guid": f"urn:fill:{n}",
+            "url": f"http://fill.example/{n}",
+            "canonical_url": f"http://fill.example/{n}",
+            "title": title,
+            "summary": summary,
+            "lang": lang,
+            "published_at": at,
+            "fetched_at": at,
+            "date_note": None,
+            "content_hash": hashlib.sha256(f"{n}".encode()).hexdigest(),
+            "duplicate_of": None,
+            "relevant": n % 3 == 0,
+            "relevant_why": "bench",
+            "matched_at": at,
+        }
+        if "signature" in columns:
+            row |= {"signature": _signature(title, summary, lang), "story_id": None, "clustered_at": at}
+        rows.append(row)
+        if len(rows) == 2000 or n == count - 1:
+            with repo.session() as session, session.begin():
+                session.execute(insert(ItemRow), rows)
+            rows = []
+
+
+def store_batch(repo: SqlRepository, intents: list[ItemIntent]) -> None:
+    """What `pipeline.store_result` does after parsing: plan against the store, insert."""
+    source_id = intents[0].source_id
+    with repo.session() as session, session.begin():
+        planned, _counts = plan_batch(intents, repo.known_keys(session, source_id, intents))
+        repo.insert_items(session, planned)
+        repo.record_success(session, source_id, at=NOW, status="ok", etag=None, last_modified=None)
+
+
+def cluster_new(repo: SqlRepository) -> bool:
+    """Near-duplicates and stories of the new items, as `pipeline.cluster_and_match` does;
+    False when the monitor has none."""
+    try:
+        from monitor.clustering import cluster, load_indexes
+    except ImportError:
+        return False
+    items = repo.items_to_cluster()
+    indexes = _INDEXES.get(id(repo)) or load_indexes(repo)
+    _INDEXES[id(repo)] = indexes
+    repo.save_clusters(cluster(items, indexes), NOW)
+    return True
+
+
+_INDEXES: dict[int, Any] = {}
+
+
+def warm_indexes(repo: SqlRepository) -> float:
+    """Load the near-duplicate and story indexes from the store (once per process); seconds."""
+    began = time.perf_counter()
+    try:
+        from monitor.clustering import load_indexes
+    except ImportError:
+        return 0.0
+    _INDEXES[id(repo)] = load_indexes(repo)
+    return time.perf_counter() - began
+
+
+def measure_growth(
+    stored: int, sources: Sequence[Source], rounds: list[list[list[ItemIntent]]], workdir: Path
+) -> tuple[list[Growth], float]:
+    """Per-item cost of each round of new batches against about `stored` items (a round adds
+    its items to the store); also the seconds the indexes took to load."""
+    db = workdir / f"growth-{stored}.db"
+    db.unlink(missing_ok=True)
+    repo = SqlRepository(open_database(f"sqlite:///{db}"))
+    repo.sync_sources(sources)
+    fill_store(repo, sources, stored)
+    load_seconds = warm_indexes(repo)
+    matcher = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
+    measured = []
+    for batches in rounds:
+        new = sum(len(b) for b in batches)
+        store_s = _cpu(lambda: _store_all(repo, batches))  # noqa: B023 - called at once
+        has_cluster = [False]
+        cluster_s = _cpu(lambda: has_cluster.__setitem__(0, cluster_new(repo)))  # noqa: B023
+        match_s = _cpu(lambda: match_items(repo, matcher, NOW))
+        cluster_us = cluster_s / new * 1e6 if has_cluster[0] else None
+        measured.append(Growth(stored, store_s / new * 1e6, cluster_us, match_s / new * 1e6))
+    repo.engine.dispose()
+    _INDEXES.pop(id(repo), None)
+    db.unlink(missing_ok=True)
+    return measured, load_seconds
+
+
+def _store_all(repo: SqlRepository, batches: list[list[ItemIntent]]) -> None:
+    for batch in batches:
+        if batch:
+            store_batch(repo, batch)
+
+
+def _cpu(work: Callable[[], object]) -> float:
+    began = time.process_time()
+    work()
+    return time.process_time() - began
+
+
+def render_digest(repo: SqlRepository, start: datetime, end: datetime) -> str:
+    """The Markdown digest of [start, end) with the digest functions of the day (they are being
+    rewritten: adapt here). Gathers as `digest.run.make_digest` does, without a Config."""
+    from monitor.digest.build import DigestInput, build_digest
+    from monitor.digest.render import environment, render_markdown
+
+    items = repo.list_items(since=start, until=end, by="fetched")
+    originals = [i.id for i in items if i.duplicate_of is None and i.relevant]
+    registry = load_registry(ROOT / "config" / "claims.toml")
+    data = DigestInput(
+        items=items,
+        copies=repo.duplicates_of(originals) if originals else {},
+        flags=repo.list_flags(since=start),
+        claims=registry.claims,
+        statuses={},
+        sources=repo.source_states(),
+    )
+    return render_markdown(build_digest("Benchmark digest", start, end, data), environment())
+
+
+def measure_digest(count: int, sources: Sequence[Source], workdir: Path) -> tuple[float, int]:
+    """Seconds (CPU) to gather, build and render the digest of a period holding `count` items
+    (a third of them relevant); and the Markdown's length."""
+    db = workdir / "digest.db"
+    db.unlink(missing_ok=True)
+    repo = SqlRepository(open_database(f"sqlite:///{db}"))
+    repo.sync_sources(sources)
+    fill_store(repo, sources, count)
+    start, end = NOW - timedelta(days=count / RATE + 1), NOW + timedelta(seconds=1)
+    began = time.process_time()
+    text = render_digest(repo, start, end)
+    seconds = time.process_time() - began
+    repo.engine.dispose()
+    db.unlink(missing_ok=True)
+    return seconds, len(text)

@@ -1,0 +1,147 @@
+"""End-to-end ingest, run in its own process so that its peak memory is its own:
+
+    python -m bench.ingest WORKDIR
+
+WORKDIR holds `config/` (written by `write_config`). Polls every source with the monitor's
+real cycle (`cli.build_cycle` + `service.run_cycle`, what `monitor run --once` runs): fetch,
+parse (in worker processes for a cycle of many sources), normalise, relevance, dedupe, store,
+then near-duplicates, stories and claim matching; article fetching is off
+(`[poll] article = "never"`). Then polls again, unchanged (304s). Prints one JSON line: seconds
+and CPU seconds of each run (this process and, apart, its parse workers), items stored,
+statuses, the process's peak RSS and the peak RSS of it and its workers together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import resource
+import shutil
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.feeds import Feed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MONITOR_TOML = """\
+[storage]
+dir = "{storage}"
+
+[http]
+max_connections = {connections}
+per_host = {per_host}
+
+[poll]
+article = "never"
+"""
+
+
+def write_config(workdir: Path, feeds: list[Feed], *, connections: int = 16, per_host: int = 2) -> Path:
+    """A config directory for `feeds`: the shipped claims, the default topic, no article fetching."""
+    config = workdir / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    storage = workdir / "storage"
+    (config / "monitor.toml").write_text(
+        MONITOR_TOML.format(storage=storage, connections=connections, per_host=per_host), encoding="utf-8"
+    )
+    shutil.copy(ROOT / "config" / "claims.toml", config / "claims.toml")
+    sources = [
+        f'[[source]]\nid = "bench-{n:04d}"\nurl = "{f.url}"\nkind = "feed"\nlang = "{f.lang}"\n'
+        for n, f in enumerate(feeds)
+    ]
+    (config / "sources.toml").write_text("\n".join(sources), encoding="utf-8")
+    return config
+
+
+async def poll_once(config_dir: Path) -> dict[str, object]:
+    """One `monitor run --once` cycle without the lock and the table: timed from the first
+    request to the last commit."""
+    from monitor.cli import build_cycle
+    from monitor.config import load_config
+    from monitor.fetch import HttpxFetcher
+    from monitor.service import run_cycle
+    from monitor.storage import SqlRepository, open_database
+
+    config = load_config(config_dir)
+    engine = open_database(config.database_url)
+    repo = SqlRepository(engine)
+    repo.sync_sources(config.sources)
+    sources = [s for s in config.sources if s.enabled]
+    began, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
+    async with HttpxFetcher(config.settings.http) as fetcher:
+        report = await run_cycle(sources, build_cycle(config, repo, fetcher), trigger="bench")
+    seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
+    workers_cpu = _children_cpu() - workers  # parse workers, counted once they have ended
+    statuses = Counter(o.status for o in report.outcomes)
+    errors = sorted({o.error or "" for o in report.outcomes if o.status == "error"})[:3]
+    stored = repo.count_items()
+    engine.dispose()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "workers_cpu_seconds": workers_cpu,
+        "statuses": dict(statuses),
+        "errors": errors,
+        "new": sum(o.counts.new for o in report.outcomes),
+        "duplicate": sum(o.counts.duplicate for o in report.outcomes),
+        "stored": stored,
+    }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak RSS since its exec (ru_maxrss would include the forking parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class TreeRss:
+    """The largest sum of RSS over this process and its children (the parse workers), sampled
+    every 50 ms (psutil, from the bench extra)."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil  # type: ignore[import-untyped]
+
+        me = psutil.Process()
+        while not self._stop.wait(0.05):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += process.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+
+def main() -> None:
+    workdir = Path(sys.argv[1])
+    with TreeRss() as tree:
+        first = asyncio.run(poll_once(workdir / "config"))
+        again = asyncio.run(poll_once(workdir / "config"))
+    print(json.dumps({"first": first, "again": again, "peak_rss_mb": vm_hwm_mb(), "tree_rss_mb": tree.peak_mb}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""The benchmark: one command, one table (see bench/README.md).
+
+    python -m bench [--quick] [--runs N] [--feeds N] [--json FILE]
+
+Serves generated feeds on loopback (500 feeds × 50 items, English and Chinese, RSS and Atom, on
+50 loopback addresses, with ETags), then measures, each figure the median of `--runs` runs:
+end-to-end ingest with the monitor's real poll cycle (first run, and an unchanged re-run of
+304s), each stage alone on the same feeds, the per-item cost of dedupe, clustering and matching
+at 10k and 100k stored items, a digest of 10k items, the peak memory of the end-to-end run, and
+lemon24/reader ingesting the same feeds. `--quick`: 100 feeds, growth at 2k and 20k items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import growth, stages
+from bench.feeds import Feed, generate
+from bench.ingest import write_config
+from bench.server import serving
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    what: str
+    value: str
+    unit: str
+    note: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        self.rows.append(Row(*args, **kwargs))
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _child(module: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=1800
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run_ingest(feeds: list[Feed], runs: int) -> list[dict[str, Any]]:
+    """The monitor's own cycle, each run in a fresh directory and process."""
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            write_config(Path(tmp), feeds)
+            out.append(_child("bench.ingest", tmp))
+    return out
+
+
+def run_peer(feeds: list[Feed], runs: int, workers: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-reader-") as tmp:
+            urls = Path(tmp) / "urls.txt"
+            urls.write_text("\n".join(f.url for f in feeds), encoding="utf-8")
+            out.append(_child("bench.peer", tmp, str(urls), str(workers)))
+    return out
+
+
+def run_stages(feeds: list[Feed], runs: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
+            out.append(stages.run_stages(feeds, Path(tmp)))
+    return out
+
+
+def measure(args: argparse.Namespace, log: Callable[[str], None]) -> Results:
+    res = Results()
+    port = free_port()
+    log(f"generating {args.feeds} feeds × {args.items} items")
+    feeds = generate(port, feeds=args.feeds, items=args.items)
+    items = sum(f.items for f in feeds)
+    with serving(feeds, port):
+        log("stages alone")
+        stage_runs = run_stages(feeds, args.runs)
+        log("end-to-end (monitor)")
+        ingest = run_ingest(feeds, args.runs)
+        if not args.no_peer:
+            log("end-to-end (reader)")
+            peer = run_peer(feeds, args.runs, args.reader_workers)
+    res.raw = {"items": items, "feeds": args.feeds, "ingest": ingest, "stages": _plain(stage_runs)}
+    fp_rate = _stage_rows(res, stage_runs, items)
+    e2e_rate = _ingest_rows(res, ingest, items, fp_rate, stage_runs)
+    if not args.no_peer:
+        res.raw["peer"] = peer
+        _peer_rows(res, peer, e2e_rate, ingest)
+    log("growth")
+    _growth_rows(res, feeds, stage_runs[0], args)
+    return res
+
+
+def _plain(stage_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"items": r["items"], "matched": r["matched"], **{k: stages.as_dict(t) for k, t in r["timings"].items()}}
+        for r in stage_runs
+    ]
+
+
+STAGES = (
+    ("fetch", "fetch (HttpxFetcher, 16 at once, 2 per host)", "wall"),
+    ("feedparser", "feedparser.parse alone", "cpu"),
+    ("parse", "parse_feed (feedparser + entries to items)", "cpu"),
+    ("normalise", "normalise (to_intents)", "cpu"),
+    ("relevance", "relevance (TopicMatcher.judge)", "cpu"),
+    ("dedupe", "dedupe (known_keys + plan_batch)", "cpu"),
+    ("store", "store (insert_items + record_success)", "cpu"),
+    ("cluster", "near-duplicates + stories (cluster + save)", "cpu"),
+    ("match", "match (ClaimMatcher.match, relevant items)", "cpu"),
+    ("match_stored", "match + flags (pipeline.match_items)", "cpu"),
+)
+
+
+def _stage_rows(res: Results, runs: list[dict[str, Any]], items: int) -> float:
+    """One row per stage: items per second over all feed items; returns feedparser's rate."""
+    for key, label, clock in STAGES:
+        if key not in runs[0]["timings"]:
+            continue
+        seconds = median([getattr(r["timings"][key], clock) for r in runs])
+        note = f"{seconds:.2f} s {'wall' if clock == 'wall' else 'CPU'} for {items:,} items"
+        if key == "match":
+            note += f" ({runs[0]['matched']:,} relevant)"
+        res.add(f"stage: {label}", f"{items / seconds:,.0f}", "items/s", note)
+    return float(items / median([r["timings"]["feedparser"].wall for r in runs]))
+
+
+def _ingest_rows(
+    res: Results, runs: list[dict[str, Any]], items: int, fp_rate: float, stage_runs: list[dict[str, Any]]
+) -> float:
+    first = median([r["first"]["seconds"] for r in runs])
+    again = median([r["again"]["seconds"] for r in runs])
+    rate = items / first
+    cpu = median([r["first"]["cpu_seconds"] + r["first"]["workers_cpu_seconds"] for r in runs])
+    stored = runs[0]["first"]["stored"]
+    errors = sum(r["first"]["statuses"].get("error", 0) for r in runs)
+    res.add(
+        "end-to-end first run (monitor)",
+        f"{rate:,.0f}",
+        "items/s",
+        f"{first:.1f} s wall, {cpu:.1f} s CPU (all processes); {stored:,} stored; {errors} source errors",
+        "≥ 50% of feedparser alone",
+        rate >= 0.5 * fp_rate,
+    )
+    res.add(
+        "  … as a share of feedparser alone",
+        f"{100 * rate / fp_rate:.0f}",
+        "%",
+        f"feedparser alone: {fp_rate:,.0f} items/s (wall, one process)",
+    )
+    fp_cpu = median([r["timings"]["feedparser"].cpu for r in stage_runs])
+    res.add(
+        "  … feedparser's share of the run's CPU",
+        f"{100 * fp_cpu / cpu:.0f}",
+        "%",
+        "load-independent: the same target measured in CPU time",
+        "≥ 50%",
+        fp_cpu / cpu >= 0.5,
+    )
+    res.add(
+        "end-to-end unchanged re-run (304s)",
+        f"{items / again:,.0f}",
+        "items/s",
+        f"{again:.1f} s wall; {first / again:.1f}× faster than the first run",
+        "≥ 10× faster",
+        first / again >= 10,
+    )
+    peak = median([r["peak_rss_mb"] for r in runs])
+    tree = median([r["tree_rss_mb"] for r in runs])
+    res.add(
+        "peak RSS of the end-to-end run",
+        f"{peak:.0f}",
+        "MB",
+        f"the monitor's process, both runs; with its parse workers at their largest: {tree:.0f} MB",
+        "< 300 MB",
+        peak < 300,
+    )
+    return rate
+
+
+def _peer_rows(res: Results, peer: list[dict[str, Any]], e2e_rate: float, ingest: list[dict[str, Any]]) -> None:
+    first = median([r["first"]["seconds"] for r in peer])
+    again = median([r["again"]["seconds"] for r in peer])
+    stored = peer[0]["first"]["stored"]
+    rate = stored / first
+    res.add(
+        "reader first run",
+        f"{rate:,.0f}",
+        "items/s",
+        f"{first:.1f} s wall, {median([r['first']['cpu_seconds'] for r in peer]):.1f} s CPU; {stored:,} stored;"
+        f" peak RSS {median([r['peak_rss_mb'] for r in peer]):.0f} MB",
+    )
+    res.add("reader unchanged re-run", f"{stored / again:,.0f}", "items/s", f"{again:.1f} s wall")
+    res.add(
+        "monitor ÷ reader (first run)",
+        f"{e2e_rate / rate:.2f}",
+        "×",
+        "monitor also dedupes, judges relevance, clusters, matches claims",
+        "≥ 2×",
+        e2e_rate / rate >= 2,
+    )
+
+
+def _growth_rows(res: Results, feeds: list[Feed], stage_run: dict[str, Any], args: argparse.Namespace) -> None:
+    sources = stages.sources_of(feeds)
+    batches: list[list[Any]] = stage_run["batches"]
+    per_round = 20  # feeds (1,000 new items) per measured round
+    results: dict[int, list[growth.Growth]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:
+        for size in args.sizes:
+            rounds = [batches[n * per_round : (n + 1) * per_round] for n in range(args.runs)]
+            results[size], load = growth.measure_growth(size, sources, rounds, Path(tmp))
+            res.raw.setdefault("growth", {})[size] = [g.__dict__ for g in results[size]] + [{"index_load_s": load}]
+        digest = [growth.measure_digest(args.digest_items, sources, Path(tmp)) for _ in range(args.runs)]
+    small, large = min(args.sizes), max(args.sizes)
+    for name, attr in (("dedupe + store", "store_us"), ("near-dups + stories", "cluster_us"), ("match", "match_us")):
+        at_small = median([getattr(g, attr) for g in results[small]]) if getattr(results[small][0], attr) else None
+        at_large = median([getattr(g, attr) for g in results[large]]) if getattr(results[large][0], attr) else None
+        if at_small is None or at_large is None:
+            continue
+        res.add(f"growth: {name} per new item at {small:,} stored", f"{at_small:,.0f}", "µs", "CPU")
+        res.add(
+            f"growth: {name} per new item at {large:,} stored",
+            f"{at_large:,.0f}",
+            "µs",
+            f"{at_large / at_small:.2f}× the cost at {small:,}",
+            "within 2×",
+            at_large / at_small <= 2,
+        )
+    seconds = median([d[0] for d in digest])
+    res.add(
+        f"digest of {args.digest_items:,} items (gather, build, render Markdown)",
+        f"{seconds:.2f}",
+        "s",
+        f"CPU; {args.digest_items / seconds:,.0f} items/s",
+    )
+
+
+def table(res: Results) -> str:
+    lines = ["| measure | value | unit | target | met | notes |", "|---|---:|---|---|---|---|"]
+    for r in res.rows:
+        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(f"| {r.what} | {r.value} | {r.unit} | {r.target} | {met} | {r.note} |")
+    return "\n".join(lines)
+
+
+def header(args: argparse.Namespace, load_before: tuple[float, float, float]) -> str:
+    import feedparser
+    import httpx
+    import sqlalchemy
+
+    try:
+        import reader
+
+        peer = f", reader {reader.__version__}"
+    except ImportError:
+        peer = ""
+    return (
+        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+        f"feedparser {feedparser.__version__}, httpx {httpx.__version__}, SQLAlchemy {sqlalchemy.__version__}{peer}; "
+        f"{args.feeds} feeds × {args.items} items; medians of {args.runs} runs; "
+        f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}"
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="100 feeds, growth at 2k and 20k stored items")
+    ap.add_argument("--runs", type=int, default=3, help="runs per figure (the median is shown)")
+    ap.add_argument("--feeds", type=int, default=None, help="feeds served (default 500; 100 with --quick)")
+    ap.add_argument("--items", type=int, default=50, help="items per feed")
+    ap.add_argument("--sizes", type=int, nargs=2, default=None, help="stored items for growth (default 10000 100000)")
+    ap.add_argument("--digest-items", type=int, default=None, help="items in the digest (default 10000)")
+    ap.add_argument("--reader-workers", type=int, default=4, help="update_feeds(workers=N) for reader")
+    ap.add_argument("--no-peer", action="store_true", help="skip reader")
+    ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = ap.parse_args(argv)
+    args.feeds = args.feeds or (100 if args.quick else 500)
+    args.sizes = args.sizes or ([2000, 20000] if args.quick else [10000, 100000])
+    args.digest_items = args.digest_items or (2000 if args.quick else 10000)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    load = os.getloadavg()
+    began = time.monotonic()
+    res = measure(args, lambda m: print(f"[{time.monotonic() - began:5.0f}s] {m}", file=sys.stderr, flush=True))
+    print(header(args, load))
+    print()
+    print(table(res))
+    print(f"\n{time.monotonic() - began:.0f} s in all.")
+    if args.json:
+        args.json.write_text(json.dumps(res.raw, indent=1, default=str), encoding="utf-8")

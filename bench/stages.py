@@ -1,0 +1,213 @@
+"""Each stage of a poll alone, on the same feeds as the end-to-end run: fetch, feedparser, the
+monitor's feed parsing, normalisation, relevance, dedupe, store and claim matching.
+
+Every stage is timed in wall time and in CPU time of this process (`time.process_time`): on a
+machine shared with other work the CPU time is the steadier figure. Stages after the fetch work
+on the bodies the fetch stage downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+
+from bench.feeds import Feed
+from monitor.claims.matcher import ClaimMatcher
+from monitor.config import load_registry
+from monitor.dedupe import plan_batch
+from monitor.fetch import HttpxFetcher
+from monitor.models import FetchResult, HttpSettings, ItemIntent, ParsedFeed, Source
+from monitor.normalize import to_intents
+from monitor.parse.feeds import parse_feed
+from monitor.pipeline import FEED_ACCEPT, judge_intent
+from monitor.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.storage import SqlRepository, open_database
+
+ROOT = Path(__file__).resolve().parents[1]
+FETCHED_AT = datetime(2025, 9, 1, 12, 30, tzinfo=UTC)
+TOLERANCE = timedelta(hours=1)
+
+
+@dataclass
+class Timing:
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
+
+
+def sources_of(feeds: list[Feed]) -> list[Source]:
+    return [Source(id=f"bench-{n:04d}", url=f.url, kind="feed", lang=f.lang) for n, f in enumerate(feeds)]
+
+
+async def _fetch_all(sources: list[Source], settings: HttpSettings) -> list[FetchResult]:
+    async with HttpxFetcher(settings) as fetcher:
+        return list(
+            await asyncio.gather(*(fetcher.fetch(s.id, s.url, accept=FEED_ACCEPT, source_host=s.host) for s in sources))
+        )
+
+
+def stage_fetch(sources: list[Source]) -> tuple[Timing, list[FetchResult]]:
+    """All downloads at once, with the monitor's default limits (16 at once, 2 per host)."""
+    timing = Timing()
+    with timing.measure():
+        results = asyncio.run(_fetch_all(sources, HttpSettings()))
+    return timing, results
+
+
+def stage_feedparser(results: list[FetchResult]) -> Timing:
+    """feedparser alone, called as `parse_feed` calls it."""
+    timing = Timing()
+    with timing.measure():
+        for r in results:
+            headers = {k: v for k, v in r.headers.items() if k == "content-type"}
+            feedparser.parse(r.content, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
+    return timing
+
+
+def stage_parse(results: list[FetchResult]) -> tuple[Timing, list[ParsedFeed]]:
+    """The monitor's feed parsing: feedparser, then each entry to a ParsedItem (markup to text)."""
+    timing = Timing()
+    with timing.measure():
+        parsed = [parse_feed(r.content or b"", r.headers, r.url) for r in results]
+    return timing, parsed
+
+
+def stage_normalise(sources: list[Source], parsed: list[ParsedFeed]) -> tuple[Timing, list[list[ItemIntent]]]:
+    timing = Timing()
+    with timing.measure():
+        batches = [
+            to_intents(
+                p.items,
+                source_id=s.id,
+                lang_hint=s.lang or p.lang,
+                fetched_at=FETCHED_AT,
+                future_tolerance=TOLERANCE,
+            )
+            for s, p in zip(sources, parsed, strict=True)
+        ]
+    return timing, batches
+
+
+def stage_relevance(batches: list[list[ItemIntent]]) -> tuple[Timing, list[list[ItemIntent]]]:
+    topic = TopicMatcher(DEFAULT_TOPIC)
+    timing = Timing()
+    with timing.measure():
+        judged = [[judge_intent(i, topic) for i in batch] for batch in batches]
+    return timing, judged
+
+
+def stage_store(sources: list[Source], batches: list[list[ItemIntent]], db: Path) -> tuple[Timing, Timing]:
+    """Dedupe (what the store knows of each batch, then the plan) and store (insert the batch,
+    mark the source polled), one transaction per source as the pipeline does."""
+    repo = SqlRepository(open_database(f"sqlite:///{db}"))
+    repo.sync_sources(sources)
+    dedupe, store = Timing(), Timing()
+    for source, intents in zip(sources, batches, strict=True):
+        with repo.session() as session, session.begin():
+            with dedupe.measure():
+                planned, _counts = plan_batch(intents, repo.known_keys(session, source.id, intents))
+            with store.measure():
+                repo.insert_items(session, planned)
+                repo.record_success(
+                    session, source.id, at=FETCHED_AT, status="ok", etag='"x"', last_modified=None, next_poll_at=None
+                )
+        with store.measure():  # the commit
+            pass
+    repo.engine.dispose()
+    return dedupe, store
+
+
+def stage_match(batches: list[list[ItemIntent]]) -> tuple[Timing, int]:
+    """The claim matcher alone on every relevant item (the pipeline matches relevant originals)."""
+    matcher = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
+    relevant = [i for batch in batches for i in batch if i.relevant]
+    timing = Timing()
+    with timing.measure():
+        for i in relevant:
+            matcher.match(i.title, f"{i.summary}\n", i.published_at)
+    return timing, len(relevant)
+
+
+def stage_cluster(db: Path) -> Timing | None:
+    """Near-duplicates and stories of every stored item, as `pipeline.cluster_and_match` does
+    after a cycle's sources are stored (None when the monitor has no clustering)."""
+    try:
+        from monitor.clustering import cluster, load_indexes
+    except ImportError:
+        return None
+    repo = SqlRepository(open_database(f"sqlite:///{db}"))
+    timing = Timing()
+    with timing.measure():
+        items = repo.items_to_cluster()
+        repo.save_clusters(cluster(items, load_indexes(repo)), FETCHED_AT)
+    repo.engine.dispose()
+    return timing
+
+
+def stage_match_stored(db: Path) -> Timing:
+    """`pipeline.match_items` on the stored items, as after a cycle: load, match, store the flags."""
+    from monitor.pipeline import match_items
+
+    repo = SqlRepository(open_database(f"sqlite:///{db}"))
+    matcher = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
+    timing = Timing()
+    with timing.measure():
+        match_items(repo, matcher, FETCHED_AT)
+    repo.engine.dispose()
+    return timing
+
+
+def run_stages(feeds: list[Feed], workdir: Path) -> dict[str, Any]:
+    """Every stage once; returns {stage: Timing} and the counts."""
+    sources = sources_of(feeds)
+    fetch, results = stage_fetch(sources)
+    ok = [r for r in results if r.status == 200]
+    if len(ok) != len(results):
+        raise RuntimeError(f"{len(results) - len(ok)} feeds failed to download")
+    stage_feedparser(results[:10])  # warm up: imports, feedparser's lazy set-up, caches
+    stage_parse(results[:10])
+    fp = stage_feedparser(results)
+    parse, parsed = stage_parse(results)
+    norm, batches = stage_normalise(sources, parsed)
+    rel, judged = stage_relevance(batches)
+    db = workdir / "stages.db"
+    db.unlink(missing_ok=True)
+    dedupe, store = stage_store(sources, judged, db)
+    clustered = stage_cluster(db)
+    match, matched = stage_match(judged)
+    match_stored = stage_match_stored(db)
+    timings = {
+        "fetch": fetch,
+        "feedparser": fp,
+        "parse": parse,
+        "normalise": norm,
+        "relevance": rel,
+        "dedupe": dedupe,
+        "store": store,
+        "match": match,
+        "match_stored": match_stored,
+    }
+    if clustered is not None:
+        timings["cluster"] = clustered
+    return {"timings": timings, "items": sum(len(p.items) for p in parsed), "matched": matched, "batches": judged}
+
+
+def as_dict(timing: Timing) -> dict[str, float]:
+    return dataclasses.asdict(timing)

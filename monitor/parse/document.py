@@ -1,0 +1,22 @@
+"""Parse one downloaded document, a feed or a listing page, into items.
+
+Plain values in and out (bytes, headers, a URL; a `ParsedFeed`), so that the pipeline can run it
+in worker processes: feedparser is most of a poll's CPU, and a pool spreads it over the cores.
+This module imports only the parsers, to keep a worker's start and memory small. No I/O.
+"""
+
+from __future__ import annotations
+
+from monitor.decode import decode_html
+from monitor.models import PageSelectors, ParsedFeed, SourceKind
+from monitor.parse.feeds import parse_feed
+from monitor.parse.pages import parse_page
+
+
+def parse_content(
+    kind: SourceKind, content: bytes, headers: dict[str, str], url: str, selectors: PageSelectors | None
+) -> ParsedFeed:
+    """The items of a feed (`kind` "feed") or a listing page ("page")."""
+    if kind == "page":
+        return parse_page(decode_html(content, headers), url, selectors or PageSelectors())
+    return parse_feed(content, headers, url)

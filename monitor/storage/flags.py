@@ -1,0 +1,156 @@
+"""Flags in the database: stored once per (claim, item), review state kept across re-matching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from monitor.models import Decision, StoredFlag, StoredItem
+from monitor.storage.tables import FlagRow, ItemRow
+
+REVIEWED = ("confirmed", "dismissed")
+CHUNK = 500  # ids per IN (...): well under SQLite's limit on bound parameters
+
+T = TypeVar("T")
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _new_flag(item_id: int, d: Decision, at: datetime) -> dict[str, object]:
+    return {
+        "claim_id": d.claim_id,
+        "item_id": item_id,
+        "relation": d.relation,
+        "score": d.score,
+        "evidence": d.evidence,
+        "why": d.why,
+        "state": "new",
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+class FlagStore:
+    """Mixed into SqlRepository: the flag half of the repository."""
+
+    def session(self) -> Session:  # provided by SqlRepository
+        raise NotImplementedError
+
+    def items_to_match(
+        self, *, source_id: str | None = None, since: datetime | None = None, again: bool = False
+    ) -> list[StoredItem]:
+        """Relevant original items not matched yet (or all of them, `again`)."""
+        from monitor.storage.repository import _item
+
+        query = select(ItemRow).where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None))
+        if source_id is not None:
+            query = query.where(ItemRow.source_id == source_id)
+        if since is not None:
+            query = query.where(ItemRow.published_at >= since)
+        if not again:
+            query = query.where(ItemRow.matched_at.is_(None))
+        with self.session() as session:
+            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id))]
+
+    def save_matches(self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime) -> None:
+        """Store each item's decisions in one transaction. A flag already stored keeps its review
+        state and note; an unreviewed flag the matcher no longer gives is removed.
+
+        In bulk (a few statements per 500 items, new flags in one executemany): per-item
+        queries made matching cost several times the matcher's own time."""
+        ids = [item_id for item_id, _ in results]
+        with self.session() as session, session.begin():
+            existing: dict[int, dict[str, FlagRow]] = {}
+            for part in _chunks(ids):
+                for row in session.scalars(select(FlagRow).where(FlagRow.item_id.in_(part))):
+                    existing.setdefault(row.item_id, {})[row.claim_id] = row
+            new: list[dict[str, object]] = []
+            stale: list[int] = []
+            for item_id, decisions in results:
+                flags = existing.pop(item_id, {})
+                for d in decisions:
+                    flag = flags.pop(d.claim_id, None)
+                    if flag is None:
+                        new.append(_new_flag(item_id, d, at))
+                    elif (flag.relation, flag.score, flag.evidence) != (d.relation, d.score, d.evidence):
+                        flag.relation, flag.score, flag.evidence, flag.why, flag.updated_at = (
+                            d.relation,
+                            d.score,
+                            d.evidence,
+                            d.why,
+                            at,
+                        )
+                stale += [f.id for f in flags.values() if f.state not in REVIEWED]
+            for part in _chunks(stale):
+                session.execute(delete(FlagRow).where(FlagRow.id.in_(part)))
+            if new:
+                session.execute(insert(FlagRow), new)
+            for part in _chunks(ids):
+                session.execute(update(ItemRow).where(ItemRow.id.in_(part)).values(matched_at=at))
+
+    def list_flags(
+        self,
+        *,
+        claim_id: str | None = None,
+        state: str | None = None,
+        since: datetime | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[StoredFlag]:
+        """Flags newest item first, each with its item and the outlets carrying it."""
+        from monitor.storage.repository import _item
+
+        query = select(FlagRow, ItemRow).join(ItemRow, FlagRow.item_id == ItemRow.id)
+        if claim_id is not None:
+            query = query.where(FlagRow.claim_id == claim_id)
+        if state is not None:
+            query = query.where(FlagRow.state == state)
+        if since is not None:
+            query = query.where(FlagRow.created_at >= since)
+        if ids is not None:
+            query = query.where(FlagRow.id.in_(list(ids)))
+        query = query.order_by(ItemRow.published_at.desc(), FlagRow.id)
+        with self.session() as session:
+            rows = session.execute(query).all()
+            item_ids = sorted({item.id for _flag, item in rows})
+            copies: dict[int, set[str]] = {}
+            for start in range(0, len(item_ids), 500):
+                part = item_ids[start : start + 500]
+                for original, source in session.execute(
+                    select(ItemRow.duplicate_of, ItemRow.source_id).where(ItemRow.duplicate_of.in_(part))
+                ):
+                    copies.setdefault(int(original or 0), set()).add(source)
+            return [
+                StoredFlag(
+                    id=flag.id,
+                    claim_id=flag.claim_id,
+                    relation=flag.relation,
+                    score=flag.score,
+                    evidence=flag.evidence,
+                    why=flag.why,
+                    state=flag.state,
+                    note=flag.note,
+                    created_at=flag.created_at,
+                    reviewed_at=flag.reviewed_at,
+                    item=_item(item),
+                    sources=(item.source_id, *sorted(copies.get(item.id, set()) - {item.source_id})),
+                )
+                for flag, item in rows
+            ]
+
+    def review_flag(self, flag_id: int, state: str, note: str | None, at: datetime) -> bool:
+        """Confirm or dismiss a flag; False when there is no such flag."""
+        with self.session() as session, session.begin():
+            flag = session.get(FlagRow, flag_id)
+            if flag is None:
+                return False
+            flag.state, flag.reviewed_at = state, at
+            if note is not None:
+                flag.note = note
+            return True
