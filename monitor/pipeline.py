@@ -254,16 +254,17 @@ def parse_document(source: Source, result: FetchResult) -> ParsedFeed:
 
 
 async def parse_result(source: Source, result: FetchResult, cycle: Cycle) -> ParsedFeed:
-    """`parse_document`, in the cycle's worker processes when it has them (the event loop goes
-    on storing other sources meanwhile)."""
+    """`parse_document`, in the cycle's worker processes when it has them, else in a thread:
+    the event loop goes on with the other downloads meanwhile, so a big feed does not make
+    them miss their deadlines."""
     if cycle.parser is None:
-        return parse_document(source, result)
+        return await asyncio.to_thread(parse_document, source, result)
     args = (source.kind, result.content or b"", result.headers, result.url, source.selectors)
     try:
         parsed = await asyncio.get_running_loop().run_in_executor(cycle.parser, parse_content, *args)
     except BrokenProcessPool:  # a worker died (killed, out of memory): parse here, as without a pool
         log.warning("source %s: the parser process died; parsing in the main process", source.id)
-        return parse_document(source, result)
+        return await asyncio.to_thread(parse_document, source, result)
     return _usable(source, parsed)
 
 
