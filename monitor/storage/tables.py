@@ -85,6 +85,8 @@ class ItemRow(Base):
         Index(None, "fetched_at"),
         Index(None, "published_at"),
         Index(None, "story_id"),
+        Index(None, "matched_at"),
+        Index(None, "clustered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
