@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from rich.table import Table
 from monitor import __version__, cli_claims, cli_digest, cli_stories
 from monitor.articles import RobotsCache
 from monitor.claims.matcher import ClaimMatcher
+from monitor.cli_output import iso, print_json
 from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import HttpxFetcher
@@ -198,8 +198,8 @@ def item_json(item: StoredItem) -> dict[str, Any]:
         "canonical_url": item.canonical_url,
         "title": item.title,
         "summary": item.summary,
-        "published_at": _iso(item.published_at),
-        "fetched_at": _iso(item.fetched_at),
+        "published_at": iso(item.published_at),
+        "fetched_at": iso(item.fetched_at),
         "date_note": item.date_note,
         "lang": item.lang,
         "duplicate_of": item.duplicate_of,
@@ -212,16 +212,11 @@ def item_json(item: StoredItem) -> dict[str, Any]:
     }
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
-
-
 def cmd_items(args: argparse.Namespace, config: Config) -> int:
     repo = SqlRepository(open_database(config.database_url))
     items = repo.list_items(since=args.since, source_id=args.source, limit=args.limit)
     if args.json:
-        json.dump([item_json(i) for i in items], sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json([item_json(i) for i in items])
         return EXIT_OK
     table = Table(title=f"{len(items)} items")
     for column in ("id", "published", "source", "lang", "title", "dup of", "relevant"):
@@ -243,9 +238,8 @@ def cmd_items(args: argparse.Namespace, config: Config) -> int:
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     states = _repository(config).source_states([s.id for s in config.sources])
     if args.json:
-        rows = [{k: (_iso(v) if isinstance(v, datetime) else v) for k, v in asdict(s).items()} for s in states]
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        rows = [{k: (iso(v) if isinstance(v, datetime) else v) for k, v in asdict(s).items()} for s in states]
+        print_json(rows)
         return EXIT_OK
     table = Table(title=f"{len(states)} sources")
     for column in ("source", "kind", "items", "last poll", "status", "errors", "last success", "last error"):
@@ -301,8 +295,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     )
     engine.dispose()
     if args.json:
-        json.dump(status_json(report), sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json(status_json(report))
     elif not args.check:
         _print_status(report)
     if args.check:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from monitor.claims.matcher import ClaimMatcher
 from monitor.claims.standing import standings
+from monitor.cli_output import iso, print_json
 from monitor.config import CLAIMS_FILE, Config, load_registry
 from monitor.errors import ConfigError
 from monitor.models import StoredFlag, StoredItem
@@ -59,17 +59,13 @@ def _repo(config: Config) -> SqlRepository:
     return SqlRepository(open_database(config.database_url))
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
-
-
 def _item_json(item: StoredItem) -> dict[str, Any]:
     return {
         "id": item.id,
         "url": item.url,
         "canonical_url": item.canonical_url,
         "title": item.title,
-        "published_at": _iso(item.published_at),
+        "published_at": iso(item.published_at),
         "source": item.source_id,
         "lang": item.lang,
     }
@@ -86,8 +82,8 @@ def flag_json(flag: StoredFlag) -> dict[str, Any]:
         "state": flag.state,
         "note": flag.note,
         "story_id": flag.item.story_id,
-        "created_at": _iso(flag.created_at),
-        "reviewed_at": _iso(flag.reviewed_at),
+        "created_at": iso(flag.created_at),
+        "reviewed_at": iso(flag.reviewed_at),
         "sources": list(flag.sources),
         "item": _item_json(flag.item),
     }
@@ -96,8 +92,7 @@ def flag_json(flag: StoredFlag) -> dict[str, Any]:
 def cmd_flags(args: argparse.Namespace, config: Config) -> int:
     flags = _repo(config).list_flags(claim_id=args.claim, state=args.state, since=args.since)
     if args.json:
-        json.dump([flag_json(f) for f in flags], sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json([flag_json(f) for f in flags])
         return EXIT_OK
     table = Table(title=f"{len(flags)} flags")
     for column in ("id", "claim", "relation", "score", "state", "published", "item", "evidence"):
@@ -139,8 +134,7 @@ def cmd_claims(args: argparse.Namespace, config: Config) -> int:
             }
             for s in result
         ]
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json(rows)
         return EXIT_OK
     table = Table(title=f"{len(result)} claims")
     for column in ("claim", "status", "supports", "contradicts", "updates", "latest flag", "statement"):
@@ -173,8 +167,7 @@ def cmd_claim_show(args: argparse.Namespace, config: Config) -> int:
             "counts": standing.counts,
             "timeline": [flag_json(f) for f in standing.timeline],
         }
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json(doc)
         return EXIT_OK
     claim = standing.claim
     print(f"{claim.id} · {standing.status}")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli_claims import _iso
+from monitor.cli_output import iso, print_json
 from monitor.config import Config
 from monitor.models import StoredStory
 from monitor.storage import SqlRepository, open_database
@@ -29,7 +27,7 @@ def story_json(story: StoredStory) -> dict[str, Any]:
         "id": story.id,
         "title": story.title,
         "lang": story.lang,
-        "first_seen_at": _iso(story.first_seen_at),
+        "first_seen_at": iso(story.first_seen_at),
         "item_count": len(story.items),
         "outlet_count": len(story.outlets),
         "outlets": list(story.outlets),
@@ -39,7 +37,7 @@ def story_json(story: StoredStory) -> dict[str, Any]:
                 "source": i.source_id,
                 "title": i.title,
                 "url": i.url,
-                "published_at": _iso(i.published_at),
+                "published_at": iso(i.published_at),
                 "lang": i.lang,
                 "duplicate_of": i.duplicate_of,
             }
@@ -52,8 +50,7 @@ def cmd_stories(args: argparse.Namespace, config: Config) -> int:
     repo = SqlRepository(open_database(config.database_url))
     stories = repo.list_stories(since=args.since, relevant_only=not args.all)
     if args.json:
-        json.dump([story_json(s) for s in stories], sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json([story_json(s) for s in stories])
         return 0
     table = Table(title=f"{len(stories)} stories")
     for column in ("story", "first seen", "items", "outlets", "title", "also in"):
