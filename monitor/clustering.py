@@ -8,6 +8,7 @@ signatures; no text is re-hashed for near-duplicates) over their windows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,7 +53,7 @@ def cluster(items: Sequence[StoredItem], indexes: Indexes) -> list[ClusterUpdate
     already have `duplicate_of`) join their original's story."""
     updates: list[ClusterUpdate] = []
     story_of: dict[int, int] = {}
-    ordered = sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, i.id))
+    ordered = sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, is_reprint(_body(i)), i.id))
     for item in ordered:
         body = _body(item)
         folded = fold_text(f"{item.title}\n{body}")
@@ -73,6 +74,22 @@ def cluster(items: Sequence[StoredItem], indexes: Indexes) -> list[ClusterUpdate
         new_story = (item.title, item.lang, item.published_at) if story == item.id else None
         updates.append(ClusterUpdate(item.id, sig.to_bytes() if sig else None, root, story, new_story))
     return updates
+
+
+# How a reprint names the outlet it copied: "来源：…", "据…消息", "转载自…", "Source: …". (A wire
+# dateline, "(Reuters) -", is on the original too, so it tells nothing.)
+_ATTRIBUTION = re.compile(
+    r"(?:来源|來源|转载|轉載|转自|轉自)\s*[:：自]"
+    r"|^\s*[据據][^，,。]{2,20}消息"
+    r"|(?:^|\n)\s*(?:source|reprinted from)\s*:",
+    re.IGNORECASE,
+)
+
+
+def is_reprint(text: str) -> bool:
+    """Whether a text says it was copied from another outlet: among items published at the same
+    moment, the one that does not say so is taken as the original."""
+    return bool(_ATTRIBUTION.search(text))
 
 
 def _body(item: StoredItem) -> str:

@@ -132,3 +132,35 @@ def test_load_indexes_uses_signatures_within_the_window() -> None:
     indexes = load_indexes(store)
     assert len(indexes.neardup) == 1
     assert indexes.neardup.query(sig) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "reprint"),
+    [
+        ("国家互联网信息办公室7月31日通报，已约谈该公司。", False),
+        ("据中国网信网消息，国家互联网信息办公室7月31日通报。", True),
+        ("據央視新聞客戶端消息，國家互聯網信息辦公室通報。", True),
+        ("正文。（文章来源：中国网信网；责任编辑：财经频道）", True),
+        ("The Commerce Department said on Tuesday.", False),
+        ("WASHINGTON (Reuters) - The Commerce Department said.", False),
+        ("Body text.\nSource: Reuters", True),
+    ],
+)
+def test_reprints_name_their_source(text: str, reprint: bool) -> None:
+    from monitor.clustering import is_reprint
+
+    assert is_reprint(text) is reprint
+
+
+def test_at_the_same_moment_the_item_that_names_no_source_is_the_original() -> None:
+    from monitor.clustering import Indexes, cluster
+
+    when = datetime(2025, 7, 31, 8, tzinfo=UTC)
+
+    def item(item_id: int, text: str) -> StoredItem:
+        return StoredItem(item_id, "s", f"g{item_id}", None, None, "标题", text, "zh-Hans", when, when, None, None, None, True, None)
+
+    reprint = item(1, "据中国网信网消息，" + ZH)
+    original = item(2, ZH)
+    updates = {u.item_id: u for u in cluster([reprint, original], Indexes())}
+    assert updates[2].duplicate_of is None and updates[1].duplicate_of == 2
