@@ -58,7 +58,7 @@ def canonical_url(url: str | None) -> str | None:
     no fragment, no tracking parameters, sorted query. None for what is not http(s)."""
     if not url:
         return None
-    url = _CONTROL.sub("", url).strip()
+    url = _CONTROL.sub("", url).strip(" \t\r\n\f\v")  # ASCII space only: a trailing U+0085 is data
     try:
         parts = urlsplit(url)
         port = parts.port

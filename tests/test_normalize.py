@@ -26,6 +26,7 @@ URLS = [
     ("http://", None),
     ("http://[::1]:80/x", "http://[::1]/x"),
     ("http://host:99999/", None),
+    ("http://h.test/?id=\x85", "http://h.test/?id=%C2%85"),  # U+0085 is Unicode space, not ASCII: kept
 ]
 
 
