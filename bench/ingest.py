@@ -4,22 +4,20 @@
 
 WORKDIR holds `config/` (written by `write_config`). Polls every source with the monitor's
 real cycle (`cli.build_cycle` + `service.run_cycle`, what `monitor run --once` runs): fetch,
-parse (in worker processes for a cycle of many sources), normalise, relevance, dedupe, store,
+parse, normalise and relevance (in worker processes for a cycle of many sources), dedupe, store,
 then near-duplicates, stories and claim matching; article fetching is off
 (`[poll] article = "never"`). Then polls again, unchanged (304s). Prints one JSON line: seconds
-and CPU seconds of each run (this process and, apart, its parse workers), items stored,
-statuses, the process's peak RSS and the peak RSS of it and its workers together.
+and CPU seconds of each run (this process and, apart, its workers), items stored, statuses and
+the process's peak RSS (the parent, `bench/run.py`, samples it and its workers together).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import resource
 import shutil
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -106,41 +104,11 @@ def vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class TreeRss:
-    """The largest sum of RSS over this process and its children (the parse workers), sampled
-    every 50 ms (psutil, from the bench extra)."""
-
-    def __init__(self) -> None:
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> TreeRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        import psutil  # type: ignore[import-untyped]
-
-        me = psutil.Process()
-        while not self._stop.wait(0.05):
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    total += process.memory_info().rss
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-
-
 def main() -> None:
     workdir = Path(sys.argv[1])
-    with TreeRss() as tree:
-        first = asyncio.run(poll_once(workdir / "config"))
-        again = asyncio.run(poll_once(workdir / "config"))
-    print(json.dumps({"first": first, "again": again, "peak_rss_mb": vm_hwm_mb(), "tree_rss_mb": tree.peak_mb}))
+    first = asyncio.run(poll_once(workdir / "config"))
+    again = asyncio.run(poll_once(workdir / "config"))
+    print(json.dumps({"first": first, "again": again, "peak_rss_mb": vm_hwm_mb()}))
 
 
 if __name__ == "__main__":

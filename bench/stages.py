@@ -28,7 +28,8 @@ from monitor.fetch import HttpxFetcher
 from monitor.models import FetchResult, HttpSettings, ItemIntent, ParsedFeed, Source
 from monitor.normalize import to_intents
 from monitor.parse.feeds import parse_feed
-from monitor.pipeline import FEED_ACCEPT, judge_intent
+from monitor.pipeline import FEED_ACCEPT
+from monitor.prepare import judge_intent
 from monitor.relevance import DEFAULT_TOPIC, TopicMatcher
 from monitor.storage import SqlRepository, open_database
 

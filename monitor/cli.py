@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, time
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -18,12 +17,12 @@ from rich.table import Table
 from monitor import __version__, cli_claims, cli_digest, cli_stories
 from monitor.articles import RobotsCache
 from monitor.claims.matcher import ClaimMatcher
-from monitor.cli_output import iso, print_json
+from monitor.cli_output import iso, item_json, open_repository, print_json
 from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import HttpxFetcher
 from monitor.logs import configure_logging
-from monitor.models import CycleReport, Fetcher, Source, SourceState, StoredItem
+from monitor.models import CycleReport, Fetcher, Source, SourceState
 from monitor.pipeline import Cycle, utcnow
 from monitor.relevance import TopicMatcher
 from monitor.service import holding_lock, run_cycle, serve
@@ -117,12 +116,6 @@ def parse_day(value: str) -> datetime:
     return datetime.combine(parse_when(value).date(), time(), tzinfo=UTC)
 
 
-def _repository(config: Config) -> SqlRepository:
-    repo = SqlRepository(open_database(config.database_url))
-    repo.sync_sources(config.sources)
-    return repo
-
-
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
     try:
@@ -190,30 +183,8 @@ def _report_table(report: CycleReport, states: list[SourceState]) -> Table:
     return table
 
 
-def item_json(item: StoredItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "source": item.source_id,
-        "url": item.url,
-        "canonical_url": item.canonical_url,
-        "title": item.title,
-        "summary": item.summary,
-        "published_at": iso(item.published_at),
-        "fetched_at": iso(item.fetched_at),
-        "date_note": item.date_note,
-        "lang": item.lang,
-        "duplicate_of": item.duplicate_of,
-        "story_id": item.story_id,
-        "relevant": item.relevant,
-        "relevant_why": item.relevant_why,
-        "article_status": item.article_status,
-        "article_error": item.article_error,
-        "text_chars": len(item.text or ""),
-    }
-
-
 def cmd_items(args: argparse.Namespace, config: Config) -> int:
-    repo = SqlRepository(open_database(config.database_url))
+    repo = open_repository(config)
     items = repo.list_items(since=args.since, source_id=args.source, limit=args.limit)
     if args.json:
         print_json([item_json(i) for i in items])
@@ -236,7 +207,7 @@ def cmd_items(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
-    states = _repository(config).source_states([s.id for s in config.sources])
+    states = open_repository(config, sync_sources=True).source_states([s.id for s in config.sources])
     if args.json:
         rows = [{k: (iso(v) if isinstance(v, datetime) else v) for k, v in asdict(s).items()} for s in states]
         print_json(rows)

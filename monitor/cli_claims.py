@@ -13,12 +13,11 @@ from rich.table import Table
 
 from monitor.claims.matcher import ClaimMatcher
 from monitor.claims.standing import standings
-from monitor.cli_output import iso, print_json
+from monitor.cli_output import iso, item_json, open_repository, print_json
 from monitor.config import CLAIMS_FILE, Config, load_registry
 from monitor.errors import ConfigError
-from monitor.models import StoredFlag, StoredItem
+from monitor.models import StoredFlag
 from monitor.pipeline import match_items
-from monitor.storage import SqlRepository, open_database
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -55,20 +54,8 @@ def register(commands: Any, parse_when: Any) -> None:
     rematch.set_defaults(func=cmd_rematch)
 
 
-def _repo(config: Config) -> SqlRepository:
-    return SqlRepository(open_database(config.database_url))
-
-
-def _item_json(item: StoredItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "url": item.url,
-        "canonical_url": item.canonical_url,
-        "title": item.title,
-        "published_at": iso(item.published_at),
-        "source": item.source_id,
-        "lang": item.lang,
-    }
+# What a flag shows of its item.
+FLAG_ITEM_FIELDS = ("id", "url", "canonical_url", "title", "published_at", "source", "lang")
 
 
 def flag_json(flag: StoredFlag) -> dict[str, Any]:
@@ -85,12 +72,12 @@ def flag_json(flag: StoredFlag) -> dict[str, Any]:
         "created_at": iso(flag.created_at),
         "reviewed_at": iso(flag.reviewed_at),
         "sources": list(flag.sources),
-        "item": _item_json(flag.item),
+        "item": item_json(flag.item, FLAG_ITEM_FIELDS),
     }
 
 
 def cmd_flags(args: argparse.Namespace, config: Config) -> int:
-    flags = _repo(config).list_flags(claim_id=args.claim, state=args.state, since=args.since)
+    flags = open_repository(config).list_flags(claim_id=args.claim, state=args.state, since=args.since)
     if args.json:
         print_json([flag_json(f) for f in flags])
         return EXIT_OK
@@ -114,7 +101,7 @@ def cmd_flags(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_flag_review(args: argparse.Namespace, config: Config) -> int:
     state = "confirmed" if args.verb == "confirm" else "dismissed"
-    if not _repo(config).review_flag(args.flag_id, state, args.note, datetime.now(UTC)):
+    if not open_repository(config).review_flag(args.flag_id, state, args.note, datetime.now(UTC)):
         print(f"error: no flag {args.flag_id}", file=sys.stderr)
         return EXIT_FAILED
     print(f"flag {args.flag_id}: {state}")
@@ -122,7 +109,7 @@ def cmd_flag_review(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_claims(args: argparse.Namespace, config: Config) -> int:
-    result = standings(config.registry.claims, _repo(config).list_flags())
+    result = standings(config.registry.claims, open_repository(config).list_flags())
     if args.json:
         rows = [
             {
@@ -159,7 +146,7 @@ def cmd_claim_show(args: argparse.Namespace, config: Config) -> int:
     if args.claim_id not in claims:
         print(f"error: no claim {args.claim_id} in the registry", file=sys.stderr)
         return EXIT_FAILED
-    [standing] = standings([claims[args.claim_id]], _repo(config).list_flags(claim_id=args.claim_id))
+    [standing] = standings([claims[args.claim_id]], open_repository(config).list_flags(claim_id=args.claim_id))
     if args.json:
         doc = {
             "id": standing.claim.id,
@@ -210,6 +197,8 @@ def cmd_claims_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rematch(args: argparse.Namespace, config: Config) -> int:
-    count = match_items(_repo(config), ClaimMatcher(config.registry), datetime.now(UTC), since=args.since, again=True)
+    count = match_items(
+        open_repository(config), ClaimMatcher(config.registry), datetime.now(UTC), since=args.since, again=True
+    )
     print(f"re-matched {count} items")
     return EXIT_OK

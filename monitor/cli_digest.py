@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.cli_output import open_repository
 from monitor.config import Config
 from monitor.digest.run import DigestOutcome, EmailOutcome, Period, Preview, preview_digest, run_digest
-from monitor.storage import SqlRepository, open_database
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -31,8 +31,7 @@ def register(commands: Any, parse_when: Callable[[str], datetime], parse_day: Ca
 
 def cmd_digest(args: argparse.Namespace, config: Config, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
-    repo = SqlRepository(open_database(config.database_url))
-    repo.sync_sources(config.sources)
+    repo = open_repository(config, sync_sources=True)
     period: Period | None = None
     if args.date is not None:
         period = (args.date, args.date + timedelta(days=1))

@@ -8,10 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli_output import iso, print_json
+from monitor.cli_output import iso, open_repository, print_json
 from monitor.config import Config
 from monitor.models import StoredStory
-from monitor.storage import SqlRepository, open_database
 
 
 def register(commands: Any, parse_when: Any) -> None:
@@ -47,7 +46,7 @@ def story_json(story: StoredStory) -> dict[str, Any]:
 
 
 def cmd_stories(args: argparse.Namespace, config: Config) -> int:
-    repo = SqlRepository(open_database(config.database_url))
+    repo = open_repository(config)
     stories = repo.list_stories(since=args.since, relevant_only=not args.all)
     if args.json:
         print_json([story_json(s) for s in stories])

@@ -2,28 +2,66 @@
 
 `cluster` is pure over the indexes it is given: it decides each item's `duplicate_of` (a near
 copy of an earlier item, by MinHash) and `story_id` (the event it reports), oldest first, so a
-copy points at its original. `load_indexes` rebuilds the indexes from storage (stored
-signatures; no text is re-hashed for near-duplicates) over their windows.
+copy points at its original. `ClusterRun` does the same for a cycle's items given in chunks, and
+`cluster_pending` feeds it from storage a chunk at a time, so of a cycle's items only ids, dates
+and stories (a few dozen bytes each) are held at once beside one chunk's texts. `load_indexes`
+rebuilds the indexes from storage (stored signatures; no text is re-hashed for near-duplicates)
+over their windows.
+
+Each item's text is folded once; its signature and its story features are both taken from that,
+and the signatures and index searches of a chunk's originals are computed together (per item,
+numpy's call overhead cost more than the work).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Protocol
 
-from monitor.models import ClusterUpdate, StoredItem
-from monitor.neardup import DEFAULT_WINDOW, NearDupIndex, Signature, shingle_hashes, signature_of
+from monitor.models import ClusterUpdate
+from monitor.neardup import DEFAULT_WINDOW, NearDupIndex, Signature, signatures
 from monitor.normalize import fold_text
-from monitor.stories import StoryIndex, StoryRule, extract_features
+from monitor.stories import StoryIndex, StoryRule
+from monitor.story_features import extract_features
+
+CHUNK = 2000  # items loaded, clustered and saved at a time by `cluster_pending`
+
+
+class Clusterable(Protocol):
+    """What clustering reads of an item (a `StoredItem`, or the storage's lighter row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def lang(self) -> str: ...
+    @property
+    def published_at(self) -> datetime: ...
+    @property
+    def duplicate_of(self) -> int | None: ...
+    @property
+    def story_id(self) -> int | None: ...
 
 
 class ClusterSource(Protocol):
     def newest_clustered_at(self) -> datetime | None: ...
-    def signatures_since(self, since: datetime) -> list[tuple[int, bytes, datetime, int | None]]: ...
-    def story_members_since(self, since: datetime) -> list[StoredItem]: ...
+    def signatures_since(self, since: datetime) -> Iterable[tuple[int, bytes, datetime, int | None]]: ...
+    def story_members_since(self, since: datetime) -> Iterable[Clusterable]: ...
+
+
+class PendingStore(ClusterSource, Protocol):
+    def pending_clusters(self) -> Sequence[tuple[int, datetime, bool]]: ...
+    def items_to_cluster(self, ids: Sequence[int] | None = None) -> Sequence[Clusterable]: ...
+    def save_clusters(self, updates: Sequence[ClusterUpdate], at: datetime) -> None: ...
 
 
 @dataclass
@@ -48,32 +86,80 @@ def load_indexes(
     return indexes
 
 
-def cluster(items: Sequence[StoredItem], indexes: Indexes) -> list[ClusterUpdate]:
+def cluster(items: Sequence[Clusterable], indexes: Indexes) -> list[ClusterUpdate]:
     """Each item's near-duplicate root and story, oldest published first; exact copies (which
     already have `duplicate_of`) join their original's story."""
-    updates: list[ClusterUpdate] = []
-    story_of: dict[int, int] = {}
-    ordered = sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, is_reprint(_body(i)), i.id))
-    for item in ordered:
-        body = _body(item)
-        folded = fold_text(f"{item.title}\n{body}")
+    return ClusterRun(indexes).cluster(items)
+
+
+class ClusterRun:
+    """`cluster` for one cycle's items given in chunks. The results are those of one `cluster`
+    call over them all when the chunks come in its order: originals before exact copies, oldest
+    published first, items published at the same moment in one chunk (`is_reprint` decides
+    between them). It remembers the stories of the cycle's originals, which exact copies join."""
+
+    def __init__(self, indexes: Indexes) -> None:
+        self.indexes = indexes
+        self._story_of: dict[int, int] = {}
+
+    def cluster(self, items: Sequence[Clusterable]) -> list[ClusterUpdate]:
+        ordered = _in_order(items)
+        folded = [fold_text(f"{i.title}\n{_body(i)}") for i in ordered]
+        near = self._near_copies(ordered, folded)
+        return [self._place(item, text, near) for item, text in zip(ordered, folded, strict=True)]
+
+    def _near_copies(
+        self, ordered: Sequence[Clusterable], folded: Sequence[str]
+    ) -> dict[int, tuple[Signature, int | None]]:
+        """Each original's signature (none when too short) and the root it copies, if any."""
+        originals = [(i, f) for i, f in zip(ordered, folded, strict=True) if i.duplicate_of is None]
+        sigs = signatures([(f, i.lang) for i, f in originals])
+        signed = [(i.id, sig, i.published_at) for (i, _), sig in zip(originals, sigs, strict=True) if sig is not None]
+        roots = self.indexes.neardup.register_many(signed)
+        return {item_id: (sig, root) for (item_id, sig, _), root in zip(signed, roots, strict=True)}
+
+    def _place(self, item: Clusterable, folded: str, near: dict[int, tuple[Signature, int | None]]) -> ClusterUpdate:
+        stories, body = self.indexes.stories, _body(item)
         if item.duplicate_of is not None:
-            story = story_of.get(item.duplicate_of) or indexes.stories.assign(
-                item.id, item.title, body, item.lang, item.published_at, item.duplicate_of, folded
+            story = self._story_of.get(item.duplicate_of) or stories.assign_features(
+                item.id, extract_features(item.title, body, item.lang, folded), item.published_at, item.duplicate_of
             )
-            updates.append(ClusterUpdate(item.id, None, None, story or item.duplicate_of))
-            continue
-        sig = signature_of(shingle_hashes(folded, item.lang))
-        root = None
-        if sig is not None:
-            root = indexes.neardup.query(sig)
-            indexes.neardup.add(item.id, sig, item.published_at, root)
-        joined = indexes.stories.assign(item.id, item.title, body, item.lang, item.published_at, root, folded)
-        story = joined or (story_of.get(root) if root else None) or item.id
-        story_of[item.id] = story
+            return ClusterUpdate(item.id, None, None, story or item.duplicate_of)
+        sig, root = near.get(item.id, (None, None))
+        features = extract_features(item.title, body, item.lang, folded)
+        joined = stories.assign_features(item.id, features, item.published_at, root)
+        story = joined or (self._story_of.get(root) if root else None) or item.id
+        self._story_of[item.id] = story
         new_story = (item.title, item.lang, item.published_at) if story == item.id else None
-        updates.append(ClusterUpdate(item.id, sig.to_bytes() if sig else None, root, story, new_story))
-    return updates
+        return ClusterUpdate(item.id, None if sig is None else sig.to_bytes(), root, story, new_story)
+
+
+def cluster_pending(store: PendingStore, cache: IndexCache, at: datetime, chunk: int = CHUNK) -> int:
+    """Near-duplicates and stories of every item not clustered yet, `chunk` (or a few more) at a
+    time, each chunk saved before the next is loaded (one chunk's texts in memory, however large
+    the cycle), in `chunks_in_order`, so the results are those of clustering them all at once.
+    The indexes are loaded only if there is work. Returns how many items were clustered."""
+    run: ClusterRun | None = None
+    done = 0
+    for ids in chunks_in_order(store.pending_clusters(), chunk):
+        run = run or ClusterRun(cache.get(store))
+        items = store.items_to_cluster(ids)
+        store.save_clusters(run.cluster(items), at)
+        done += len(items)
+    return done
+
+
+def chunks_in_order(pending: Iterable[tuple[int, datetime, bool]], size: int) -> list[list[int]]:
+    """The ids of (id, published_at, exact copy) in chunks of `size` in `ClusterRun`'s order:
+    originals before exact copies, oldest first; a chunk takes in the rest of the items of its
+    last moment (and kind), whose order a reprint decides."""
+    ordered = sorted(pending, key=lambda p: (p[2], p[1], p[0]))
+    chunks: list[list[int]] = []
+    for _, tied in groupby(ordered, key=lambda p: (p[2], p[1])):
+        if not chunks or len(chunks[-1]) >= size:
+            chunks.append([])
+        chunks[-1] += [item_id for item_id, _, _ in tied]
+    return chunks
 
 
 # How a reprint names the outlet it copied: "来源：…", "据…消息", "转载自…", "Source: …". (A wire
@@ -92,7 +178,21 @@ def is_reprint(text: str) -> bool:
     return bool(_ATTRIBUTION.search(text))
 
 
-def _body(item: StoredItem) -> str:
+def _in_order(items: Sequence[Clusterable]) -> list[Clusterable]:
+    """Originals before exact copies, oldest published first; among those published at the same
+    moment, the ones that do not say they are reprints first, then by id. (Whether a text says
+    so is looked up only where there is such a tie.)"""
+    ordered: list[Clusterable] = []
+    by_id = sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, i.id))
+    for _, group in groupby(by_id, key=lambda i: (i.duplicate_of is not None, i.published_at)):
+        tied = list(group)
+        if len(tied) > 1:
+            tied.sort(key=lambda i: is_reprint(_body(i)))  # stable: by id within each kind
+        ordered += tied
+    return ordered
+
+
+def _body(item: Clusterable) -> str:
     return item.text or item.summary
 
 

@@ -1,16 +1,10 @@
-"""Near-duplicate detection: shingles, MinHash signatures and a windowed LSH index over them.
+"""Near-duplicate detection: a windowed LSH index over MinHash signatures (`monitor.minhash`,
+whose names are re-exported here).
 
 An item whose text is a near copy of an earlier one (wire copy re-headlined on several sites, a
-转载 reprint with a source line added) is found by the Jaccard similarity of its shingle set:
-word 3-shingles for English, character 4-grams for Chinese (a Chinese word is one to two
-characters, so four characters span about as much as three English words), both taken from the
-folded text (`fold_text`: traditional → simplified, NFKC, case-folded), so a traditional reprint
-of a simplified original compares like a simplified one.
-
-Jaccard is estimated from a 256-value MinHash (datasketch, `affine32` scheme, fixed seed), whose
-hash values are the stored signature: `Signature.to_bytes` / `from_bytes` round-trip them, and the
-index is rebuilt from them without the text. With 256 values the estimate's standard error at
-J = 0.2 is 0.025.
+转载 reprint with a source line added) is found by the Jaccard similarity of its shingle set, as
+estimated from the two signatures. With 256 values the estimate's standard error at J = 0.2 is
+0.025.
 
 Threshold, chosen on the labelled dev set (title + body, `bench/dedupe_eval.py` prints it):
 
@@ -37,153 +31,90 @@ the in-memory signatures keep only the low 16 bits of each value (b-bit MinHash:
 adds 2⁻¹⁶ to the estimate), about 1 kB per item in all, and a lookup costs O(log n) binary searches.
 Entries older than the window are evicted.
 
+A chunk's items are registered together (`register_many`): their bands are searched at once, and
+their pairs among themselves found by one comparison, giving the roots `register` one at a time
+would; per item, numpy's call overhead cost more than the work.
+
 Pure: no I/O, no clock; times are passed in.
 """
 
 from __future__ import annotations
 
 import heapq
-import re
-import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 from numpy.typing import NDArray
 
-from monitor.normalize import fold_text
+from monitor.minhash import (
+    BANDS,
+    EN_SHINGLE_WORDS,
+    MIN_SHINGLES,
+    NUM_PERM,
+    ROWS,
+    SCHEME,
+    SEED,
+    ZH_SHINGLE_CHARS,
+    Signature,
+    band_keys,
+    is_chinese,
+    shingle_hashes,
+    shingles,
+    signature,
+    signature_of,
+    signatures,
+    sorted_unique,
+)
 
-NUM_PERM = 256
-SEED = 1
-SCHEME = "affine32"
-EN_SHINGLE_WORDS = 3
-ZH_SHINGLE_CHARS = 4
-MIN_SHINGLES = 50
+__all__ = [
+    "BANDS",
+    "DEFAULT_WINDOW",
+    "EN_SHINGLE_WORDS",
+    "LONG_SHINGLES",
+    "MIN_SHINGLES",
+    "NUM_PERM",
+    "ROWS",
+    "SCHEME",
+    "SEED",
+    "SHORT_THRESHOLD",
+    "THRESHOLD",
+    "ZH_SHINGLE_CHARS",
+    "Match",
+    "NearDupIndex",
+    "Signature",
+    "is_chinese",
+    "shingle_hashes",
+    "shingles",
+    "signature",
+    "signature_of",
+    "signatures",
+    "threshold_for",
+]
+
 LONG_SHINGLES = 150
 THRESHOLD = 0.2
 SHORT_THRESHOLD = 0.35
-BANDS = 64
-ROWS = 2
 DEFAULT_WINDOW = timedelta(days=30)
 
-_MAGIC = b"MH1\x00"
-_HEADER = len(_MAGIC) + 4
-_WORD = re.compile(r"\w+")
-_NOT_WORD = re.compile(r"[\W_]+")
-_POSITION_MIX = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93], np.uint64)
-_ROW_MIX = np.uint32(0x9E3779B1)
 _SHIFT = np.uint64(32)
 _SLOT_MASK = np.uint64(0xFFFFFFFF)
+_Sizes = NDArray[np.int32] | NDArray[np.int64]
+_PART = 256  # signatures whose index search is done at once
+_PAIRS = 4096  # candidate pairs compared at once: 2 MB of gathered signature rows
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Signature:
-    """MinHash values of a text's shingles (uint32, `NUM_PERM` of them) and how many shingles."""
-
-    values: NDArray[np.uint32]
-    size: int
-
-    def to_bytes(self) -> bytes:
-        header = _MAGIC + self.size.to_bytes(4, "little")
-        return header + self.values.astype("<u4", copy=False).tobytes()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Signature:
-        if data[: len(_MAGIC)] != _MAGIC or len(data) != _HEADER + 4 * NUM_PERM:
-            raise ValueError("not a near-duplicate signature of this version")
-        size = int.from_bytes(data[len(_MAGIC) : _HEADER], "little")
-        values = np.frombuffer(data, dtype="<u4", offset=_HEADER).astype(np.uint32)
-        return cls(values, size)
-
-    def jaccard(self, other: Signature) -> float:
-        """Estimated Jaccard similarity of the two shingle sets."""
-        return float(np.count_nonzero(self.values == other.values)) / NUM_PERM
-
-    def band_keys(self) -> NDArray[np.uint32]:
-        """One 32-bit key per band of `ROWS` values; the band number is mixed in."""
-        rows = self.values[: BANDS * ROWS].reshape(BANDS, ROWS)
-        return (rows[:, 0] * _ROW_MIX + rows[:, 1]) ^ _band_salt()
-
-
-@lru_cache(maxsize=1)
-def _band_salt() -> NDArray[np.uint32]:
-    """A fixed random word per band, so equal values in different bands give different keys."""
-    return np.random.default_rng(SEED).integers(0, 1 << 32, size=BANDS, dtype=np.uint32)
-
-
-def is_chinese(lang: str) -> bool:
-    return lang.lower().startswith("zh")
-
-
-def _units(folded_text: str, lang: str) -> list[str] | str:
-    """What shingles are made of: words (English) or the characters of the text without
-    spaces and punctuation (Chinese; Latin letters and digits included)."""
-    return _NOT_WORD.sub("", folded_text) if is_chinese(lang) else _WORD.findall(folded_text)
-
-
-def shingles(folded_text: str, lang: str) -> set[str]:
-    """Word 3-shingles (English) or character 4-grams (Chinese) of already folded text."""
-    units = _units(folded_text, lang)
-    if isinstance(units, str):
-        n = ZH_SHINGLE_CHARS
-        return {units[i : i + n] for i in range(len(units) - n + 1)}
-    n = EN_SHINGLE_WORDS
-    return {" ".join(units[i : i + n]) for i in range(len(units) - n + 1)}
-
-
-def shingle_hashes(folded_text: str, lang: str) -> NDArray[np.uint32]:
-    """Distinct 32-bit hashes of `shingles(folded_text, lang)`, computed without building the
-    strings: each unit is hashed once (CRC-32 of a word, the code point of a character) and each
-    run of n units combined by multiplying with per-position odd constants. Stable across
-    processes and platforms, as stored signatures require."""
-    units = _units(folded_text, lang)
-    if isinstance(units, str):
-        codes = np.frombuffer(units.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
-        n = ZH_SHINGLE_CHARS
-    else:
-        codes = np.array([zlib.crc32(w.encode("utf-8")) for w in units], dtype=np.uint64)
-        n = EN_SHINGLE_WORDS
-    count = len(codes) - n + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.uint32)
-    mixed = np.zeros(count, dtype=np.uint64)
-    for j in range(n):
-        mixed ^= codes[j : j + count] * _POSITION_MIX[j]
-    mixed ^= mixed >> np.uint64(29)
-    return np.unique((mixed ^ (mixed >> np.uint64(32))).astype(np.uint32))
-
-
-@lru_cache(maxsize=1)
-def _permutations() -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
-    """datasketch's permutations (h → a·h + b mod 2³²) for `NUM_PERM`, `SEED`, `affine32`."""
-    a, b = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
-    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
-
-
-def signature_of(hashes: NDArray[np.uint32]) -> Signature | None:
-    """The MinHash signature of a set of shingle hashes; None when too few to trust. The values
-    are those of datasketch's `MinHash(NUM_PERM, SEED, scheme="affine32")` fed the same hashes
-    (computed here in one numpy step rather than through its per-value hash function)."""
-    if len(hashes) < MIN_SHINGLES:
-        return None
-    a, b = _permutations()
-    return Signature((_fmix32(hashes)[:, None] * a + b).min(axis=0), len(hashes))
-
-
-def _fmix32(h: NDArray[np.uint32]) -> NDArray[np.uint32]:
-    """MurmurHash3's finalizer, the pre-mix datasketch's `affine32` scheme applies to each hash."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
-def signature(text: str, lang: str) -> Signature | None:
-    """The signature of a raw text in a language (`en`, `zh-Hans`, `zh-Hant`); None when short."""
-    return signature_of(shingle_hashes(fold_text(text), lang))
+def _estimates(
+    left: NDArray[np.uint16], rows: NDArray[np.intp], right: NDArray[np.uint16], other_rows: NDArray[np.intp]
+) -> NDArray[np.float64]:
+    """Estimated Jaccard of row `rows[k]` of `left` and `other_rows[k]` of `right`, for each k;
+    `_PAIRS` at a time, so the gathered rows stay small."""
+    same = np.empty(len(rows), dtype=np.float64)
+    for lo in range(0, len(rows), _PAIRS):
+        hi = lo + _PAIRS
+        same[lo:hi] = np.count_nonzero(left[rows[lo:hi]] == right[other_rows[lo:hi]], axis=1)
+    return same / NUM_PERM
 
 
 def threshold_for(a: int, b: int) -> float:
@@ -197,18 +128,24 @@ def _timestamp(at: datetime) -> float:
 
 class _BandTable:
     """Band key → slots. The newest items sit in a small matrix (one row of band keys per item)
-    searched band by band at once; older ones in runs of sorted `key << 32 | slot` words, a newer
-    run merged into the one before it once it is half that size (a log-structured merge), so a
-    lookup is O(log n) binary searches and an entry costs 8 bytes."""
+    compared band by band; older ones in runs of sorted `key << 32 | slot` words, a newer run
+    merged into the one before it once it is half that size (a log-structured merge), so a
+    search is O(log n) binary searches and an entry costs 8 bytes. `version` changes whenever
+    entries move or are purged."""
 
     def __init__(self, buffer_items: int = 256) -> None:
         self._rows = np.zeros((buffer_items, BANDS), dtype=np.uint32)
         self._row_slots = np.zeros(buffer_items, dtype=np.uint32)
         self._buffered = 0
         self._runs: list[NDArray[np.uint64]] = []
+        self.version = 0
 
     def __len__(self) -> int:
         return self._buffered * BANDS + sum(len(run) for run in self._runs)
+
+    def room(self) -> int:
+        """Items that can be added before the matrix is flushed into a run."""
+        return len(self._rows) - self._buffered
 
     def add(self, keys: NDArray[np.uint32], slot: int) -> None:
         self._rows[self._buffered] = keys
@@ -217,24 +154,34 @@ class _BandTable:
         if self._buffered == len(self._rows):
             self._flush()
 
-    def lookup(self, keys: NDArray[np.uint32]) -> NDArray[np.uint32]:
-        """Slots sharing a band key with `keys` (repeats and stale slots included)."""
-        found: list[NDArray[np.uint64]] = []
+    def lookup(self, keys: NDArray[np.uint32]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """(query, slot) pairs: the slots sharing a band key with row `query` of `keys` (one
+        row per query; repeats and stale slots included). All rows are searched at once."""
+        queries: list[NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
+        slots: list[NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
         if self._buffered:
-            hit = (self._rows[: self._buffered] == keys).any(axis=1)
-            found.append(self._row_slots[: self._buffered][hit].astype(np.uint64))
-        low = np.sort(keys).astype(np.uint64) << _SHIFT  # sorted needles: each search narrows the next
+            rows = self._rows[: self._buffered]
+            query, row = np.nonzero((keys[:, None, :] == rows[None, :, :]).any(axis=2))
+            queries.append(query)
+            slots.append(self._row_slots[row].astype(np.intp))
+        flat = keys.ravel()
+        order = np.argsort(flat, kind="stable")
+        low = flat[order].astype(np.uint64) << _SHIFT  # sorted needles: each search narrows the next
         for run in self._runs:
             at = np.searchsorted(run, low)
             hit = (run[np.minimum(at, len(run) - 1)] >> _SHIFT) == (low >> _SHIFT)
             if hit.any():
                 ends = np.searchsorted(run, low[hit] | _SLOT_MASK, side="right")
-                found.extend(run[a:b] & _SLOT_MASK for a, b in zip(at[hit].tolist(), ends.tolist(), strict=True))
-        return np.concatenate(found).astype(np.uint32) if found else np.empty(0, dtype=np.uint32)
+                lengths = ends - at[hit]
+                entries = np.repeat(ends - np.cumsum(lengths), lengths) + np.arange(int(lengths.sum()))
+                queries.append(np.repeat(order[hit] // BANDS, lengths))
+                slots.append((run[entries] & _SLOT_MASK).astype(np.intp))
+        return np.concatenate(queries), np.concatenate(slots)
 
     def compact(self, live: NDArray[np.bool_]) -> None:
         """Merge everything into one run, dropping entries whose slot is not live."""
         self._flush()
+        self.version += 1
         if self._runs:
             merged = self._merge(self._runs)
             self._runs = [merged[live[merged & _SLOT_MASK]]]
@@ -243,6 +190,7 @@ class _BandTable:
         if not self._buffered:
             return
         n, self._buffered = self._buffered, 0
+        self.version += 1
         keys = self._rows[:n].ravel().astype(np.uint64) << _SHIFT
         run = np.sort(keys | np.repeat(self._row_slots[:n], BANDS).astype(np.uint64))
         while self._runs and len(self._runs[-1]) <= 2 * len(run):
@@ -265,11 +213,27 @@ class Match:
     jaccard: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Signatures searched together: their band keys, low 16 bits and sizes, one row each."""
+
+    keys: NDArray[np.uint32]
+    low: NDArray[np.uint16]
+    sizes: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, sigs: Sequence[Signature]) -> _Batch:
+        values = np.stack([s.values for s in sigs])
+        sizes = np.fromiter((s.size for s in sigs), dtype=np.int64, count=len(sigs))
+        return cls(band_keys(values), values.astype(np.uint16), sizes)
+
+
 class NearDupIndex:
     """Signatures of the items of a time window, searchable for near copies.
 
     `add` each item once, with the root it copies if any; `query` gives the root of the
-    earliest near copy. Entries older than `window` before the newest `at` added are evicted
+    earliest near copy; `register_many` does both for many items in turn, searching for their
+    candidates together. Entries older than `window` before the newest `at` added are evicted
     (or call `evict_before`). Per-item cost does not grow with the number of items indexed.
     """
 
@@ -295,33 +259,14 @@ class NearDupIndex:
 
     def add(self, item_id: int, sig: Signature, at: datetime, duplicate_of: int | None = None) -> None:
         """Index an item's signature; `duplicate_of` is the root it copies (from `query`)."""
-        ts = _timestamp(at)
-        slot = self._take_slot()
-        self._sigs[slot] = sig.values.astype(np.uint16)  # low 16 bits (b-bit MinHash)
-        self._sizes[slot] = sig.size
-        self._ids[slot] = item_id
-        self._roots[slot] = item_id if duplicate_of is None else duplicate_of
-        self._ats[slot] = ts
-        self._live[slot] = True
-        self._count += 1
-        self._bands.add(sig.band_keys(), slot)
-        heapq.heappush(self._expiry, (ts, slot))
-        if ts > self._newest:
-            self._newest = ts
-            self._evict(ts - self.window.total_seconds())
+        self._add(item_id, sig, at, duplicate_of, sig.band_keys())
 
     def match(self, sig: Signature) -> Match | None:
         """The earliest indexed item whose estimated Jaccard with `sig` reaches the threshold."""
-        slots = np.unique(self._bands.lookup(sig.band_keys()))
-        slots = slots[self._live[slots]] if len(slots) else slots
-        if not len(slots):
+        found = self._indexed_candidates(_Batch.of([sig])).get(0)
+        if found is None:
             return None
-        estimates = np.count_nonzero(self._sigs[slots] == sig.values.astype(np.uint16), axis=1) / NUM_PERM
-        needed = np.where(np.minimum(self._sizes[slots], sig.size) >= LONG_SHINGLES, self.threshold, SHORT_THRESHOLD)
-        ok = estimates >= np.maximum(needed, self.threshold)
-        if not ok.any():
-            return None
-        slots, estimates = slots[ok], estimates[ok]
+        slots, estimates = found
         best = int(np.lexsort((self._ids[slots], self._ats[slots]))[0])
         slot = int(slots[best])
         return Match(int(self._ids[slot]), int(self._roots[slot]), float(estimates[best]))
@@ -333,9 +278,97 @@ class NearDupIndex:
 
     def register(self, item_id: int, sig: Signature, at: datetime) -> int | None:
         """Query, then add: the root this item copies (its `duplicate_of`), or None."""
-        root = self.query(sig)
-        self.add(item_id, sig, at, root)
-        return root
+        return self.register_many([(item_id, sig, at)])[0]
+
+    def register_many(self, entries: Sequence[tuple[int, Signature, datetime]]) -> list[int | None]:
+        """`register` each (id, signature, published) in turn: the same roots, but the band
+        search for up to `_PART` of them is done at once, and their pairs among themselves
+        found by one comparison, rather than a dozen numpy calls per item."""
+        roots: list[int | None] = []
+        while len(roots) < len(entries):
+            size = max(1, min(_PART, self._bands.room()))
+            roots += self._register_part(entries[len(roots) : len(roots) + size])
+        return roots
+
+    def _register_part(self, part: Sequence[tuple[int, Signature, datetime]]) -> list[int | None]:
+        """Register items in turn until the band table reorganises. Until then, the candidates
+        searched at the start stay valid: slots are reused only after a compaction."""
+        batch = _Batch.of([sig for _, sig, _ in part])
+        earlier = self._indexed_candidates(batch)
+        within = self._candidates_within(batch)
+        version = self._bands.version
+        roots: list[int | None] = []
+        slots: list[int] = []
+        for n, (item_id, sig, at) in enumerate(part):
+            found = [slots[i] for i in within.get(n, ())]
+            if n in earlier:
+                found.extend(earlier[n][0].tolist())
+            root = self._earliest_root(found) if found else None
+            slots.append(self._add(item_id, sig, at, root, batch.keys[n]))
+            roots.append(root)
+            if self._bands.version != version:
+                break
+        return roots
+
+    def _earliest_root(self, found: list[int]) -> int | None:
+        slots = np.sort(np.array(found, dtype=np.intp))  # distinct already
+        slots = slots[self._live[slots]]
+        if not len(slots):
+            return None
+        return int(self._roots[slots[np.lexsort((self._ids[slots], self._ats[slots]))[0]]])
+
+    def _indexed_candidates(self, batch: _Batch) -> dict[int, tuple[NDArray[np.intp], NDArray[np.float64]]]:
+        """Per row of the batch with any: the live indexed slots it nearly copies (sorted),
+        with the estimates."""
+        queries, slots = self._bands.lookup(batch.keys)
+        pairs = sorted_unique((queries.astype(np.uint64) << _SHIFT) | slots.astype(np.uint64))
+        queries, slots = (pairs >> _SHIFT).astype(np.intp), (pairs & _SLOT_MASK).astype(np.intp)
+        live = self._live[slots]
+        queries, slots = queries[live], slots[live]
+        estimates = _estimates(batch.low, queries, self._sigs, slots)
+        ok = self._near(estimates, batch.sizes[queries], self._sizes[slots])
+        queries, slots, estimates = queries[ok], slots[ok], estimates[ok]
+        if not len(queries):
+            return {}
+        cuts = np.flatnonzero(np.diff(queries)) + 1
+        firsts = queries[np.concatenate(([0], cuts))].tolist()
+        return dict(zip(firsts, zip(np.split(slots, cuts), np.split(estimates, cuts), strict=True), strict=True))
+
+    def _candidates_within(self, batch: _Batch) -> dict[int, list[int]]:
+        """Per row of the batch: the earlier rows it nearly copies (they sit in the band table's
+        matrix when it is searched, so a band is compared with the same band only)."""
+        shared = np.triu((batch.keys[:, None, :] == batch.keys[None, :, :]).any(axis=2), 1)
+        earlier, later = np.nonzero(shared)
+        estimates = _estimates(batch.low, earlier, batch.low, later)
+        ok = self._near(estimates, batch.sizes[earlier], batch.sizes[later])
+        within: dict[int, list[int]] = {}
+        for i, j in zip(earlier[ok].tolist(), later[ok].tolist(), strict=True):
+            within.setdefault(j, []).append(i)
+        return within
+
+    def _near(self, estimates: NDArray[np.float64], a: _Sizes, b: _Sizes) -> NDArray[np.bool_]:
+        """Which pairs are near copies: `threshold_for` their sizes, never below `threshold`."""
+        needed = np.where(np.minimum(a, b) >= LONG_SHINGLES, self.threshold, SHORT_THRESHOLD)
+        return estimates >= np.maximum(needed, self.threshold)
+
+    def _add(
+        self, item_id: int, sig: Signature, at: datetime, duplicate_of: int | None, keys: NDArray[np.uint32]
+    ) -> int:
+        ts = _timestamp(at)
+        slot = self._take_slot()
+        self._sigs[slot] = sig.values.astype(np.uint16)  # low 16 bits (b-bit MinHash)
+        self._sizes[slot] = sig.size
+        self._ids[slot] = item_id
+        self._roots[slot] = item_id if duplicate_of is None else duplicate_of
+        self._ats[slot] = ts
+        self._live[slot] = True
+        self._count += 1
+        self._bands.add(keys, slot)
+        heapq.heappush(self._expiry, (ts, slot))
+        if ts > self._newest:
+            self._newest = ts
+            self._evict(ts - self.window.total_seconds())
+        return slot
 
     def evict_before(self, at: datetime) -> int:
         """Drop the entries dated before `at`; how many were dropped."""

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_articles
 from monitor.backoff import poll_delay
 from monitor.claims.matcher import ClaimMatcher
-from monitor.clustering import IndexCache, cluster
+from monitor.clustering import IndexCache, cluster_pending
 from monitor.dedupe import plan_batch
 from monitor.digest.build import Digest, DigestInput, build_digest
 from monitor.digest.run import write_markdown
@@ -34,22 +34,21 @@ from monitor.models import (
     CycleReport,
     Fetcher,
     FetchResult,
-    ItemIntent,
-    ParsedFeed,
     Settings,
     Source,
     SourceOutcome,
     StoredItem,
 )
-from monitor.normalize import canonical_url, clean_text, detect_lang, to_intents
-from monitor.parse.document import parse_content
+from monitor.normalize import canonical_url, clean_text, detect_lang
+from monitor.prepare import PreparedBatch, prepare_batch, prepare_in_worker
 from monitor.relevance import TopicMatcher
 from monitor.storage import SqlRepository
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 200_000
-# A cycle of at least this many sources parses in worker processes (one per core): feedparser
-# is most of a poll's CPU, and a pool's start (about a second of imports) pays off only on many.
+# A cycle of at least this many sources prepares its downloads (parse, normalise, judge) in
+# worker processes, one per core, beside the event loop's writes; a pool's start (about a second
+# of imports) pays off only on many.
 PARSE_POOL_MIN_SOURCES = 20
 Clock = Callable[[], datetime]
 OnOutcome = Callable[[SourceOutcome], None]
@@ -110,8 +109,8 @@ async def poll_one(source: Source, cycle: Cycle) -> SourceOutcome:
             accept=FEED_ACCEPT if source.kind == "feed" else ARTICLE_ACCEPT,
             source_host=source.host,
         )
-        parsed = None if result.not_modified else await parse_result(source, result, cycle)
-        outcome = store_result(source, result, cycle, parsed)
+        prepared = None if result.not_modified else await prepare_result(source, result, cycle)
+        outcome = store_result(source, result, cycle, prepared)
         await enrich_items(source, cycle)
     except SourceError as e:
         outcome = _failed(source, cycle, e.message, e.kind, getattr(e, "status", None), getattr(e, "retry_after", None))
@@ -132,8 +131,11 @@ async def poll_one(source: Source, cycle: Cycle) -> SourceOutcome:
     return dataclasses.replace(outcome, seconds=elapsed)
 
 
-def store_result(source: Source, result: FetchResult, cycle: Cycle, parsed: ParsedFeed | None = None) -> SourceOutcome:
-    """Parse (unless `parsed` is given) and store one download, or record a 304, in one transaction."""
+def store_result(
+    source: Source, result: FetchResult, cycle: Cycle, prepared: PreparedBatch | None = None
+) -> SourceOutcome:
+    """Store one download (prepared here unless `prepared` is given), or record a 304, in one
+    transaction."""
     repo, settings = cycle.repo, cycle.settings
     next_poll_at = cycle.clock() + poll_delay(settings.poll, source.interval, errors=0, rand=random.random())
     if result.not_modified:
@@ -148,18 +150,9 @@ def store_result(source: Source, result: FetchResult, cycle: Cycle, parsed: Pars
                 next_poll_at=next_poll_at,
             )
         return SourceOutcome(source.id, "not_modified", http_status=304)
-    if parsed is None:
-        parsed = parse_document(source, result)
-    intents = [
-        judge_intent(intent, cycle.topic)
-        for intent in to_intents(
-            parsed.items,
-            source_id=source.id,
-            lang_hint=source.lang or parsed.lang,
-            fetched_at=result.fetched_at,
-            future_tolerance=timedelta(seconds=settings.poll.future_tolerance),
-        )
-    ]
+    if prepared is None:
+        prepared = _usable(source, prepare_batch(source, result, cycle.topic, _tolerance(cycle)))
+    intents = prepared.intents
     for attempt in range(2):
         try:
             with repo.session() as session, session.begin():
@@ -178,12 +171,7 @@ def store_result(source: Source, result: FetchResult, cycle: Cycle, parsed: Pars
         except IntegrityError:
             if attempt:  # another writer stored the same items meanwhile; plan again once
                 raise
-    return SourceOutcome(source.id, "ok", counts=counts, warning=parsed.warning, http_status=result.status)
-
-
-def judge_intent(intent: ItemIntent, topic: TopicMatcher) -> ItemIntent:
-    verdict = topic.judge(intent.title, intent.summary)
-    return dataclasses.replace(intent, relevant=verdict.relevant, relevant_why=verdict.why)
+    return SourceOutcome(source.id, "ok", counts=counts, warning=prepared.warning, http_status=result.status)
 
 
 async def enrich_items(source: Source, cycle: Cycle) -> None:
@@ -220,13 +208,12 @@ def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatche
     )
 
 
-def cluster_and_match(cycle: Cycle) -> None:
+def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
     """After every source of a cycle is stored: near-duplicates and stories for the new items
-    (all of them together, oldest first, so a copy points at its original), then the claims."""
-    items = cycle.repo.items_to_cluster()
-    if items:
-        cycle.repo.save_clusters(cluster(items, cycle.indexes.get(cycle.repo)), cycle.clock())
-    match_items(cycle.repo, cycle.matcher, cycle.clock())
+    (oldest first, so a copy points at its original), then the claims; `chunk` items at a time,
+    each chunk stored before the next is loaded, so memory does not grow with the cycle."""
+    cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk)
+    match_items(cycle.repo, cycle.matcher, cycle.clock(), chunk=chunk)
 
 
 def match_items(
@@ -237,41 +224,48 @@ def match_items(
     source_id: str | None = None,
     since: datetime | None = None,
     again: bool = False,
+    chunk: int = 2000,
 ) -> int:
     """Match relevant original items against the claims and store the flags; returns the count
-    of items matched. `again` re-matches items matched before (review states are kept)."""
-    items = repo.items_to_match(source_id=source_id, since=since, again=again)
-    results = [
-        (item.id, matcher.match(item.title, f"{item.summary}\n{item.text or ''}", item.published_at)) for item in items
-    ]
-    repo.save_matches(results, now)
-    return len(items)
+    of items matched. `again` re-matches items matched before (review states are kept). Items
+    are loaded, matched and stored `chunk` at a time, so memory does not grow with their number."""
+    count, after = 0, None
+    while items := repo.items_to_match(source_id=source_id, since=since, again=again, after=after, limit=chunk):
+        results = [
+            (item.id, matcher.match(item.title, f"{item.summary}\n{item.text or ''}", item.published_at))
+            for item in items
+        ]
+        repo.save_matches(results, now)
+        count, after = count + len(items), items[-1].id
+    return count
 
 
-def parse_document(source: Source, result: FetchResult) -> ParsedFeed:
-    parsed = parse_content(source.kind, result.content or b"", result.headers, result.url, source.selectors)
-    return _usable(source, parsed)
-
-
-async def parse_result(source: Source, result: FetchResult, cycle: Cycle) -> ParsedFeed:
-    """`parse_document`, in the cycle's worker processes when it has them, else in a thread:
-    the event loop goes on with the other downloads meanwhile, so a big feed does not make
-    them miss their deadlines."""
+async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> PreparedBatch:
+    """`prepare_batch` (parse, normalise, judge), in the cycle's worker processes when it has
+    them, else in a thread: the event loop goes on with the other downloads and writes meanwhile,
+    so a big feed does not make them miss their deadlines."""
+    tolerance = _tolerance(cycle)
     if cycle.parser is None:
-        return await asyncio.to_thread(parse_document, source, result)
-    args = (source.kind, result.content or b"", result.headers, result.url, source.selectors)
+        prepared = await asyncio.to_thread(prepare_batch, source, result, cycle.topic, tolerance)
+        return _usable(source, prepared)
     try:
-        parsed = await asyncio.get_running_loop().run_in_executor(cycle.parser, parse_content, *args)
-    except BrokenProcessPool:  # a worker died (killed, out of memory): parse here, as without a pool
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            cycle.parser, prepare_in_worker, source, result, cycle.topic.topic, tolerance
+        )
+    except BrokenProcessPool:  # a worker died (killed, out of memory): prepare here, as without a pool
         log.warning("source %s: the parser process died; parsing in the main process", source.id)
-        return await asyncio.to_thread(parse_document, source, result)
-    return _usable(source, parsed)
+        prepared = await asyncio.to_thread(prepare_batch, source, result, cycle.topic, tolerance)
+    return _usable(source, prepared)
 
 
-def _usable(source: Source, parsed: ParsedFeed) -> ParsedFeed:
-    if not parsed.items and parsed.warning:
-        raise ParseError(source.id, f"no entries: {parsed.warning}")
-    return parsed
+def _tolerance(cycle: Cycle) -> timedelta:
+    return timedelta(seconds=cycle.settings.poll.future_tolerance)
+
+
+def _usable(source: Source, prepared: PreparedBatch) -> PreparedBatch:
+    if not prepared.intents and prepared.warning:
+        raise ParseError(source.id, f"no entries: {prepared.warning}")
+    return prepared
 
 
 @contextlib.contextmanager
@@ -284,6 +278,7 @@ def parse_pool(cycle: Cycle, sources: int) -> Iterator[Cycle]:
         return
     # spawn, not fork: this process has threads (asyncio.to_thread, heartbeats) that fork would copy mid-lock
     pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn"))
+    log.debug("preparing %d sources in %d worker processes", sources, cores)
     try:
         yield dataclasses.replace(cycle, parser=pool)
     finally:

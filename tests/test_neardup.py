@@ -21,6 +21,8 @@ from monitor.neardup import (
     shingle_hashes,
     shingles,
     signature,
+    signature_of,
+    signatures,
     threshold_for,
 )
 from monitor.normalize import fold_text
@@ -113,6 +115,53 @@ def test_signature_equals_datasketch_minhash_of_the_shingle_hashes() -> None:
 def test_short_texts_get_no_signature(text: str, lang: str) -> None:
     assert len(shingles(fold_text(text), lang)) < MIN_SHINGLES
     assert signature(text, lang) is None
+
+
+def test_signatures_of_many_texts_are_each_ones_signature() -> None:
+    """Computed together (shingles across joined texts, MinHash in blocks) but alike: texts of
+    both languages, too short ones, and one long enough to be cut into several blocks."""
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(400)]
+    texts = [
+        EN_ORIGINAL,
+        ZH_ORIGINAL,
+        "too short",
+        EN_COPY,
+        ZH_REPRINT,
+        " ".join(rng.choice(words) for _ in range(3000)),
+    ]
+    langs = ["en", "zh-Hans", "en", "en", "zh-Hant", "en"]
+    folded = [(fold_text(t), lang) for t, lang in zip(texts, langs, strict=True)]
+    together = signatures(folded)
+    for (text, lang), got in zip(folded, together, strict=True):
+        alone = signature_of(shingle_hashes(text, lang))
+        assert (got is None) == (alone is None)
+        assert got is None or alone is None or got.to_bytes() == alone.to_bytes()
+    assert together[2] is None and together[5] is not None and together[5].size > 2000
+
+
+def test_registering_many_at_once_finds_the_roots_of_registering_in_turn() -> None:
+    """Copies among the items registered together and of earlier ones, through evictions and
+    compactions (a short window), at several batch sizes."""
+    rng = random.Random(11)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    texts = [random_text(rng, vocabulary) for _ in range(300)]
+    entries = []
+    for n in range(1500):
+        text = texts[rng.randrange(len(texts))] if rng.random() < 0.5 else random_text(rng, vocabulary)
+        entries.append((n, sig(text + f" x{n}", "en"), T0 + timedelta(hours=n // 3)))
+    one_by_one = NearDupIndex(window=timedelta(days=4))
+    expected = [one_by_one.register(*entry) for entry in entries]
+    assert sum(root is not None for root in expected) > 200
+    for size in (1, 7, 300, 1500):
+        index = NearDupIndex(window=timedelta(days=4))
+        got = [
+            root
+            for start in range(0, len(entries), size)
+            for root in index.register_many(entries[start : start + size])
+        ]
+        assert got == expected
+        assert len(index) == len(one_by_one)
 
 
 def test_short_pairs_need_the_higher_threshold() -> None:

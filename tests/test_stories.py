@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
-from monitor.stories import (
+from monitor.stories import StoryIndex, StoryRule
+from monitor.story_features import (
     StoryFeatures,
-    StoryIndex,
-    StoryRule,
     cosine,
     extract_entities,
     extract_features,
     extract_numbers,
+    overlaps,
     term_ids,
 )
 
@@ -125,6 +126,13 @@ def test_chinese_terms_fold_scripts_and_regional_words() -> None:
 
 def test_english_terms_ignore_stop_words_and_plurals() -> None:
     assert cosine(term_ids("The chips of the firm", "en"), term_ids("a firm's chip", "en")) == 1.0
+
+
+def test_overlaps_count_the_shared_terms_of_each() -> None:
+    query = np.array([1, 3, 5, 7], dtype=np.int64)
+    others = [np.array(a, dtype=np.int64) for a in ([1, 2, 3], [], [7, 9], [0, 8], [1, 3, 5, 7])]
+    assert overlaps(query, others) == [2, 0, 1, 0, 4]
+    assert overlaps(np.array([], dtype=np.int64), others) == [0] * 5 and overlaps(query, []) == []
 
 
 RULE = StoryRule()

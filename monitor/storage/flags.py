@@ -44,9 +44,16 @@ class FlagStore:
         raise NotImplementedError
 
     def items_to_match(
-        self, *, source_id: str | None = None, since: datetime | None = None, again: bool = False
+        self,
+        *,
+        source_id: str | None = None,
+        since: datetime | None = None,
+        again: bool = False,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[StoredItem]:
-        """Relevant original items not matched yet (or all of them, `again`)."""
+        """Relevant original items not matched yet (or all of them, `again`), by id: those
+        after the id `after`, at most `limit` of them (a next call goes on after the last)."""
         from monitor.storage.repository import _item
 
         query = select(ItemRow).where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None))
@@ -56,8 +63,10 @@ class FlagStore:
             query = query.where(ItemRow.published_at >= since)
         if not again:
             query = query.where(ItemRow.matched_at.is_(None))
+        if after is not None:
+            query = query.where(ItemRow.id > after)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id))]
+            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
 
     def save_matches(self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime) -> None:
         """Store each item's decisions in one transaction. A flag already stored keeps its review
