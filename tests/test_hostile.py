@@ -359,8 +359,8 @@ def test_hostile_source_beside_a_good_one(case: Case, hostile: Workspace, capsys
 def test_every_hostile_source_in_one_run(hostile: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     """All of them at once, on one host (2 connections at a time): the run is bounded by the
     deadlines, each shows its own reason, and the control source is stored. The 10,000-entry
-    feed is left out: while it is parsed, the downloads in flight miss their deadlines (see the
-    test below), so the others' reasons would be that instead of their own."""
+    feed is left out: while it is parsed, the downloads in flight may miss their deadlines
+    (docs/RELIABILITY.md, known limits), so the others' reasons would be that instead of their own."""
     cases = [c for c in CASES if c.stored != MANY]
     ids = [re.sub(r"[^a-z0-9]+", "-", c.name.lower()).strip("-") for c in cases]
     with scripted_server() as server:
