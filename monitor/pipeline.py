@@ -245,17 +245,15 @@ async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> P
     them, else in a thread: the event loop goes on with the other downloads and writes meanwhile,
     so a big feed does not make them miss their deadlines."""
     tolerance = _tolerance(cycle)
-    if cycle.parser is None:
-        prepared = await asyncio.to_thread(prepare_batch, source, result, cycle.topic, tolerance)
-        return _usable(source, prepared)
-    try:
-        prepared = await asyncio.get_running_loop().run_in_executor(
-            cycle.parser, prepare_in_worker, source, result, cycle.topic.topic, tolerance
-        )
-    except BrokenProcessPool:  # a worker died (killed, out of memory): prepare here, as without a pool
-        log.warning("source %s: the parser process died; parsing in the main process", source.id)
-        prepared = await asyncio.to_thread(prepare_batch, source, result, cycle.topic, tolerance)
-    return _usable(source, prepared)
+    if cycle.parser is not None:
+        try:
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                cycle.parser, prepare_in_worker, source, result, cycle.topic.topic, tolerance
+            )
+            return _usable(source, prepared)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): prepare here, as without a pool
+            log.warning("source %s: the parser process died; parsing in the main process", source.id)
+    return _usable(source, await asyncio.to_thread(prepare_batch, source, result, cycle.topic, tolerance))
 
 
 def _tolerance(cycle: Cycle) -> timedelta:

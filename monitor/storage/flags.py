@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.models import Decision, StoredFlag, StoredItem
+from monitor.storage.db import in_chunks
 from monitor.storage.tables import FlagRow, ItemRow
 
 REVIEWED = ("confirmed", "dismissed")
-CHUNK = 500  # ids per IN (...): well under SQLite's limit on bound parameters
-
-T = TypeVar("T")
-
-
-def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def _new_flag(item_id: int, d: Decision, at: datetime) -> dict[str, object]:
@@ -77,7 +69,7 @@ class FlagStore:
         ids = [item_id for item_id, _ in results]
         with self.session() as session, session.begin():
             existing: dict[int, dict[str, FlagRow]] = {}
-            for part in _chunks(ids):
+            for part in in_chunks(ids):
                 for row in session.scalars(select(FlagRow).where(FlagRow.item_id.in_(part))):
                     existing.setdefault(row.item_id, {})[row.claim_id] = row
             new: list[dict[str, object]] = []
@@ -97,11 +89,11 @@ class FlagStore:
                             at,
                         )
                 stale += [f.id for f in flags.values() if f.state not in REVIEWED]
-            for part in _chunks(stale):
+            for part in in_chunks(stale):
                 session.execute(delete(FlagRow).where(FlagRow.id.in_(part)))
             if new:
                 session.execute(insert(FlagRow), new)
-            for part in _chunks(ids):
+            for part in in_chunks(ids):
                 session.execute(update(ItemRow).where(ItemRow.id.in_(part)).values(matched_at=at))
 
     def list_flags(

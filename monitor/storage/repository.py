@@ -6,7 +6,7 @@ One transaction per unit of work; ORM rows never leave this module.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, or_, select, text, update
@@ -24,17 +24,11 @@ from monitor.models import (
     SourceState,
     StoredItem,
 )
+from monitor.storage.db import in_chunks
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
 from monitor.storage.stories import StoryStore
 from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
-
-CHUNK = 500
-
-
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 class SqlRepository(FlagStore, StoryStore, DigestStore):
@@ -133,7 +127,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore):
         hashes = sorted({i.content_hash for i in intents})
         source_guids: set[str] = set()
         source_urls: set[str] = set()
-        for part in _chunks(guids):
+        for part in in_chunks(guids):
             source_guids.update(
                 session.scalars(select(ItemRow.guid).where(ItemRow.source_id == source_id, ItemRow.guid.in_(part)))
             )
@@ -143,7 +137,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore):
             (ItemRow.canonical_url, urls, first_by_url),
             (ItemRow.content_hash, hashes, first_by_hash),
         ):
-            for part in _chunks(keys):
+            for part in in_chunks(keys):
                 query = (
                     select(ItemRow.id, ItemRow.source_id, column, ItemRow.duplicate_of)
                     .where(column.in_(part))
@@ -186,7 +180,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore):
         found: dict[tuple[str, str], int] = {}
         for source_id in {p.intent.source_id for p in planned}:
             guids = [p.intent.guid for p in planned if p.intent.source_id == source_id]
-            for part in _chunks(guids):
+            for part in in_chunks(guids):
                 query = select(ItemRow.id, ItemRow.guid).where(ItemRow.source_id == source_id, ItemRow.guid.in_(part))
                 found.update(((source_id, guid), item_id) for item_id, guid in session.execute(query))
         ids = [found[(p.intent.source_id, p.intent.guid)] for p in planned]

@@ -11,10 +11,10 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.models import ClusterUpdate, StoredItem, StoredStory
+from monitor.storage.db import in_chunks
 from monitor.storage.tables import ItemRow, StoryRow
 
 _YIELD_ROWS = 2000  # rows a read of the indexes' windows holds at once
-_IDS_PER_QUERY = 500  # ids per IN (...): well under SQLite's limit on bound parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,8 @@ class StoryStore:
                 return [ClusterItem(*row) for row in session.execute(query.order_by(*order))]
             found = [
                 ClusterItem(*row)
-                for start in range(0, len(ids), _IDS_PER_QUERY)
-                for row in session.execute(query.where(ItemRow.id.in_(ids[start : start + _IDS_PER_QUERY])))
+                for part in in_chunks(ids)
+                for row in session.execute(query.where(ItemRow.id.in_(part)))
             ]
             return sorted(found, key=attrgetter("published_at", "id"))
 
@@ -157,10 +157,6 @@ class StoryStore:
                 for s in stories
                 if members.get(s.id)
             ]
-
-
-def _item_values(u: ClusterUpdate) -> dict[str, object]:
-    return {"b_id": u.item_id, "b_sig": u.signature, "b_story": u.story_id}
 
 
 def _values(update: ClusterUpdate) -> dict[str, object]:
