@@ -14,17 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitor import __version__, cli_claims, cli_digest, cli_stories
+from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_stories
 from monitor.articles import RobotsCache
-from monitor.claims.matcher import ClaimMatcher
-from monitor.cli_output import iso, item_json, open_repository, print_json
+from monitor.cli_output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import HttpxFetcher
 from monitor.logs import configure_logging
 from monitor.models import CycleReport, Fetcher, Source, SourceState
 from monitor.pipeline import Cycle, utcnow
-from monitor.relevance import TopicMatcher
 from monitor.service import holding_lock, run_cycle, serve
 from monitor.status import StatusReport, build_status, status_json
 from monitor.storage import SqlRepository, open_database
@@ -99,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
     cli_claims.register(commands, parse_when)
+    cli_judge.register(commands)
     cli_stories.register(commands, parse_when)
     return parser
 
@@ -154,13 +153,16 @@ async def _poll_with_progress(
 
 def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
     """What a poll cycle works with; the one place it is put together (run --once, serve)."""
+    # Imported here: building the judge loads its encoder, which most commands never need.
+    from monitor.judge.build import build_judge
+
     return Cycle(
         repo,
         fetcher,
         config.settings,
-        TopicMatcher(config.topic),
+        topic_matcher(config),
         RobotsCache(fetcher, config.settings.http.user_agent),
-        ClaimMatcher(config.registry),
+        build_judge(config),
     )
 
 

@@ -7,8 +7,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.claim_terms import claim_texts
 from monitor.config import Config
+from monitor.judge.registry import Registry
 from monitor.models import StoredItem
+from monitor.relevance import TopicMatcher
 from monitor.storage import SqlRepository, open_database
 
 
@@ -19,6 +22,11 @@ def open_repository(config: Config, *, sync_sources: bool = False) -> SqlReposit
     if sync_sources:
         repo.sync_sources(config.sources)
     return repo
+
+
+def topic_matcher(config: Config, registry: Registry | None = None) -> TopicMatcher:
+    """The topic, widened by the watched claims' own words (the config's, or `registry`'s)."""
+    return TopicMatcher(config.topic, claim_texts((registry or config.registry).claims))
 
 
 def print_json(doc: Any) -> None:

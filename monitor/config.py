@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import make_url
 
-from monitor.claims.registry import ClaimSpec, Entity, Registry
 from monitor.errors import ConfigError
+from monitor.judge.registry import Article, Registry
 from monitor.models import Settings, Source
 from monitor.relevance import DEFAULT_TOPIC, Topic
 from monitor.storage.db import check_database_url
@@ -133,59 +133,136 @@ def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> 
     return _entries(doc, path, lines, table, model)
 
 
-def load_registry(path: Path) -> Registry:
-    """claims.toml: `[[entity]]` and `[[claim]]` tables; every `@entity` a term names must exist."""
+# The keys an `[[article]]` may hold: `body` is a field of the model, read from `text`, never
+# written in the file.
+ARTICLE_KEYS = ("id", "title", "published", "language", "text", "url", "claim")
+
+# What a file written for the rule-based matcher is told: its tables are unknown now.
+_OLD_FORMAT = {
+    "claim": "claims now go in [[article.claim]] tables; see README, Claim registry",
+    "entity": "the registry holds articles and their claims as text, no entities; see README, Claim registry",
+}
+
+
+def load_registry(path: Path, *, bodies: Mapping[str, str] | None = None) -> Registry:
+    """claims.toml: `[[article]]` tables, each with its `[[article.claim]]` tables; an article's
+    `text` file (relative to the directory of claims.toml) is read into its `body`. `bodies`
+    stands in for text files not written yet, by their `text` path: `claims import` validates
+    its whole result before it writes anything."""
     doc = _read_toml(path, required=False)
     lines = _KeyLines(_text(path))
-    _only_tables(doc, path, lines, ("entity", "claim"))
-    entities = _entries(doc, path, lines, "entity", Entity)
-    claims = _entries(doc, path, lines, "claim", ClaimSpec)
-    known = {e.id for e in entities}
-    nested = {"quantity": 0, "date": 0, "signal": 0}
-    for index, claim in enumerate(claims):
-        for key, terms, table, nth in _term_lists(claim, nested):
-            for term in terms:
-                if term.startswith("@") and term[1:] not in known:
-                    line = lines.find(table, nth if table != "claim" else index, key.rsplit(".", 1)[-1])
-                    raise ConfigError(path, f"unknown entity {term!r}", line=line, entry=claim.id, key=key)
-        for name in nested:
-            nested[name] += len(getattr(claim, f"{name}s" if name != "quantity" else "quantities"))
-    return Registry(entities=tuple(entities), claims=tuple(claims))
+    _only_tables(doc, path, lines, ("article",), hints=_OLD_FORMAT)
+    articles: list[Article] = []
+    for index, data in enumerate(_array_of_tables(doc, path, "article")):
+        article = _validate_article(data, index, path, lines)
+        _check_unique(article, index, articles, path, lines)
+        articles.append(_with_body(article, index, path, lines, bodies or {}))
+    return Registry(articles=tuple(articles))
 
 
-def _term_lists(claim: ClaimSpec, before: dict[str, int]) -> list[tuple[str, tuple[str, ...], str, int]]:
-    """(key, terms, table, index of the table) for each list of terms of a claim."""
-    lists: list[tuple[str, tuple[str, ...], str, int]] = [
-        ("anchors", claim.anchors, "claim", 0),
-        ("terms", claim.terms, "claim", 0),
-    ]
-    lists += [
-        (f"quantity.{n}.near", q.near, "claim.quantity", before["quantity"] + n) for n, q in enumerate(claim.quantities)
-    ]
-    lists += [(f"date.{n}.near", d.near, "claim.date", before["date"] + n) for n, d in enumerate(claim.dates)]
-    lists += [
-        (f"signal.{n}.when", (*(t for group in s.when for t in group), *s.unless), "claim.signal", before["signal"] + n)
-        for n, s in enumerate(claim.signals)
-    ]
-    return lists
+def _validate_article(data: Any, index: int, path: Path, lines: _KeyLines) -> Article:
+    entry = _entry_name(data, f"article #{index + 1}")
+    for key in data if isinstance(data, dict) else ():
+        if key not in ARTICLE_KEYS:
+            raise ConfigError(path, "unknown key", line=lines.find("article", index, key), entry=entry, key=key)
+    try:
+        return Article.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = err["loc"]
+        if len(loc) >= 2 and loc[0] == "claim" and isinstance(loc[1], int):
+            raise _claim_error(err, data, index, path, lines) from e
+        key = ".".join(str(part) for part in loc) or None
+        line = lines.find("article", index, str(loc[0]) if loc else None)
+        raise ConfigError(path, _describe(err), line=line, entry=entry, key=key) from e
 
 
-def _only_tables(doc: dict[str, Any], path: Path, lines: _KeyLines, tables: tuple[str, ...]) -> None:
+def _claim_error(err: Any, article: dict[str, Any], index: int, path: Path, lines: _KeyLines) -> ConfigError:
+    """A mistake inside the n-th `[[article.claim]]` of an article, at the line of its key."""
+    nth: int = err["loc"][1]
+    claims = article.get("claim")
+    data = claims[nth] if isinstance(claims, list) and nth < len(claims) else None
+    entry = _entry_name(data, f"{_entry_name(article, f'article #{index + 1}')} claim #{nth + 1}")
+    key = ".".join(str(part) for part in err["loc"][2:]) or None
+    line = _claim_line(lines, index, nth, key)
+    return ConfigError(path, _describe(err), line=line, entry=entry, key=key or "claim")
+
+
+def _claim_line(lines: _KeyLines, article: int, nth: int, key: str | None) -> int | None:
+    """The line of `key` in the article's n-th claim table (claim tables are counted across the
+    articles of the file), else the line of the article's `claim` key or of its header."""
+    overall = lines.nth_child("article", article, "article.claim", nth)
+    found = None if overall is None else lines.find("article.claim", overall, key.split(".")[0] if key else None)
+    return found or lines.find("article", article, "claim")
+
+
+def _entry_name(data: Any, fallback: str) -> str:
+    return data["id"] if isinstance(data, dict) and isinstance(data.get("id"), str) else fallback
+
+
+def _check_unique(article: Article, index: int, before: Sequence[Article], path: Path, lines: _KeyLines) -> None:
+    """Article ids are unique in the file, claim ids across all its articles: a flag names a
+    claim by its id alone."""
+    if any(a.id == article.id for a in before):
+        raise ConfigError(
+            path, "duplicate article id", line=lines.find("article", index, "id"), entry=article.id, key="id"
+        )
+    owners = {c.id: a.id for a in before for c in a.claims}
+    for nth, claim in enumerate(article.claims):
+        if claim.id in owners:
+            message = f"duplicate claim id (already a claim of article {owners[claim.id]!r})"
+            raise ConfigError(path, message, line=_claim_line(lines, index, nth, "id"), entry=claim.id, key="id")
+        owners[claim.id] = article.id
+
+
+def _with_body(article: Article, index: int, path: Path, lines: _KeyLines, bodies: Mapping[str, str]) -> Article:
+    """The article with its text file read into `body`; a problem with the file is reported at
+    the `text` key that names it."""
+    if article.text is None:
+        return article
+    file = path.parent / article.text
+
+    def problem(message: str) -> ConfigError:
+        line = lines.find("article", index, "text")
+        return ConfigError(path, f"the article text {file} {message}", line=line, entry=article.id, key="text")
+
+    try:
+        body = bodies[article.text] if article.text in bodies else file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise problem(f"is not UTF-8 ({e.reason} at byte {e.start})") from e
+    except OSError as e:
+        raise problem(f"cannot be read: {e.strerror}") from e
+    if not body.strip():
+        raise problem("is empty")
+    return article.model_copy(update={"body": body})
+
+
+def _only_tables(
+    doc: dict[str, Any], path: Path, lines: _KeyLines, tables: tuple[str, ...], hints: Mapping[str, str] | None = None
+) -> None:
     for key in doc:
         if key not in tables:
             expected = " or ".join(f"[[{t}]]" for t in tables)
+            hint = f": {hints[key]}" if hints and key in hints else ""
             raise ConfigError(
-                path, f"unknown top-level key (expected {expected} tables)", line=lines.find(None, None, key), key=key
+                path,
+                f"unknown top-level key (expected {expected} tables){hint}",
+                line=lines.find(None, None, key),
+                key=key,
             )
 
 
-def _entries(doc: dict[str, Any], path: Path, lines: _KeyLines, table: str, model: type[M]) -> list[M]:
+def _array_of_tables(doc: dict[str, Any], path: Path, table: str) -> list[Any]:
     raw = doc.get(table, [])
     if not isinstance(raw, list):
         raise ConfigError(path, f"must be an array of tables ([[{table}]])", key=table)
+    return raw
+
+
+def _entries(doc: dict[str, Any], path: Path, lines: _KeyLines, table: str, model: type[M]) -> list[M]:
     entries: list[M] = []
     seen: dict[str, int] = {}
-    for index, data in enumerate(raw):
+    for index, data in enumerate(_array_of_tables(doc, path, table)):
         entry = _validate(model, data, path, (table, index), lines=lines)
         entry_id = str(entry.model_dump()["id"])
         if entry_id in seen:
@@ -248,6 +325,8 @@ class _KeyLines:
 
     def __init__(self, text: str) -> None:
         self.keys: dict[tuple[str | None, int | None, str | None], int] = {}
+        # (parent table, its index, child table) -> the indices of the child's tables under it
+        self.children: dict[tuple[str, int, str], list[int]] = {}
         table: str | None = None
         index: int | None = None
         counts: dict[str, int] = {}
@@ -257,6 +336,9 @@ class _KeyLines:
                 if m[1] == "[[":
                     index = counts.get(table, -1) + 1
                     counts[table] = index
+                    parent = table.rpartition(".")[0]
+                    if parent in counts:
+                        self.children.setdefault((parent, counts[parent], table), []).append(index)
                 else:
                     index = 0
                 self.keys.setdefault((table, index, None), number)
@@ -266,3 +348,9 @@ class _KeyLines:
 
     def find(self, table: str | None, index: int | None, key: str | None) -> int | None:
         return self.keys.get((table, index, key)) or self.keys.get((table, index, None))
+
+    def nth_child(self, parent: str, parent_index: int, child: str, nth: int) -> int | None:
+        """The index, counted across the file, of the n-th `[[child]]` table under the given
+        `[[parent]]` one (`[[article.claim]]` tables are numbered across articles)."""
+        found = self.children.get((parent, parent_index, child), [])
+        return found[nth] if nth < len(found) else None

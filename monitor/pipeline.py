@@ -18,17 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from jinja2 import Environment
 from sqlalchemy.exc import IntegrityError
 
 from monitor.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_articles
 from monitor.backoff import poll_delay
-from monitor.claims.matcher import ClaimMatcher
 from monitor.clustering import IndexCache, cluster_pending
 from monitor.dedupe import plan_batch
 from monitor.digest.build import Digest, DigestInput, build_digest
 from monitor.digest.run import write_markdown
 from monitor.errors import ParseError, SourceError
+from monitor.judge.judge import Judge
+from monitor.judge.reading import ItemReading
 from monitor.models import (
     ArticleUpdate,
     CycleReport,
@@ -43,6 +45,7 @@ from monitor.normalize import canonical_url, clean_text, detect_lang
 from monitor.prepare import PreparedBatch, prepare_batch, prepare_in_worker
 from monitor.relevance import TopicMatcher
 from monitor.storage import SqlRepository
+from monitor.storage.vectors import StoredVectors
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 200_000
@@ -72,7 +75,7 @@ class Cycle:
     settings: Settings
     topic: TopicMatcher
     robots: RobotsCache
-    matcher: ClaimMatcher
+    judge: Judge
     clock: Clock = utcnow
     parser: Executor | None = None  # where documents are parsed; None: in the event loop's thread
     indexes: IndexCache = dataclasses.field(default_factory=IndexCache)  # near-duplicates and stories
@@ -213,31 +216,56 @@ def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
     (oldest first, so a copy points at its original), then the claims; `chunk` items at a time,
     each chunk stored before the next is loaded, so memory does not grow with the cycle."""
     cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk)
-    match_items(cycle.repo, cycle.matcher, cycle.clock(), chunk=chunk)
+    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk)
 
 
 def match_items(
     repo: SqlRepository,
-    matcher: ClaimMatcher,
+    judge: Judge,
     now: datetime,
     *,
     source_id: str | None = None,
     since: datetime | None = None,
     again: bool = False,
-    chunk: int = 2000,
+    chunk: int = 500,
 ) -> int:
-    """Match relevant original items against the claims and store the flags; returns the count
-    of items matched. `again` re-matches items matched before (review states are kept). Items
-    are loaded, matched and stored `chunk` at a time, so memory does not grow with their number."""
+    """Judge relevant original items against the claims and store the flags; returns the count
+    of items judged. `again` re-judges items judged before (review states are kept). Items are
+    loaded, judged and stored `chunk` at a time, so memory does not grow with their number; an
+    item's sentence vectors are stored once and reused, so a rematch embeds nothing new."""
     count, after = 0, None
     while items := repo.items_to_match(source_id=source_id, since=since, again=again, after=after, limit=chunk):
-        results = [
-            (item.id, matcher.match(item.title, f"{item.summary}\n{item.text or ''}", item.published_at))
-            for item in items
-        ]
+        readings = [judge.read(i.title, f"{i.summary}\n{i.text or ''}", i.published_at) for i in items]
+        vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
+        results = [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)]
         repo.save_matches(results, now)
         count, after = count + len(items), items[-1].id
     return count
+
+
+def item_vectors(
+    repo: SqlRepository, judge: Judge, ids: Sequence[int], readings: Sequence[ItemReading], now: datetime
+) -> list[np.ndarray | None]:
+    """Each item's sentence vectors: the stored ones where they are of this encoder and these
+    sentences, else embedded now and stored (float16)."""
+    if judge.encoder is None:
+        return [None] * len(ids)
+    stored = repo.load_vectors(ids, judge.encoder_name)
+    found: list[np.ndarray | None] = []
+    fresh: list[StoredVectors] = []
+    for item_id, reading in zip(ids, readings, strict=True):
+        key = judge.embedded_key(reading)
+        known = stored.get(item_id)
+        if known is not None and known.key == key:
+            found.append(np.frombuffer(known.data, dtype=np.float16).reshape(known.rows, known.dim).astype(np.float32))
+            continue
+        vectors = judge.embed(reading)
+        assert vectors is not None  # an encoder is set
+        found.append(vectors)
+        half = vectors.astype(np.float16)
+        fresh.append(StoredVectors(item_id, judge.encoder_name, key, half.shape[0], half.shape[1], half.tobytes()))
+    repo.save_vectors(fresh, now)
+    return found
 
 
 async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> PreparedBatch:
@@ -248,7 +276,13 @@ async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> P
     if cycle.parser is not None:
         try:
             prepared = await asyncio.get_running_loop().run_in_executor(
-                cycle.parser, prepare_in_worker, source, result, cycle.topic.topic, tolerance
+                cycle.parser,
+                prepare_in_worker,
+                source,
+                result,
+                cycle.topic.topic,
+                tolerance,
+                cycle.topic.claim_terms,
             )
             return _usable(source, prepared)
         except BrokenProcessPool:  # a worker died (killed, out of memory): prepare here, as without a pool

@@ -2,7 +2,9 @@
 
 All of it is pure and CPU-bound, so a cycle of many sources runs it in worker processes and its
 event loop only dedupes and writes. Plain values in and out (picklable); a worker builds the
-topic's matcher once from the `Topic` config rather than unpickling it for every document.
+topic's matcher once from the `Topic` config and the watched claims' derived terms (the
+matcher's `claim_terms`) rather than unpickling it for every document: the terms, not the
+claims' texts, so a worker needs no dictionary and judges exactly as the main process does.
 No I/O.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
+from monitor.claim_terms import ClaimTerms
 from monitor.models import FetchResult, ItemIntent, Source
 from monitor.normalize import to_intents
 from monitor.parse.document import parse_content
@@ -47,12 +50,19 @@ def prepare_batch(
     return PreparedBatch([judge_intent(i, topic) for i in intents], parsed.warning)
 
 
-def prepare_in_worker(source: Source, result: FetchResult, topic: Topic, future_tolerance: timedelta) -> PreparedBatch:
-    """`prepare_batch` in a worker process, which gets the topic's config, not its matcher."""
-    return prepare_batch(source, result, _matcher(topic), future_tolerance)
+def prepare_in_worker(
+    source: Source,
+    result: FetchResult,
+    topic: Topic,
+    future_tolerance: timedelta,
+    claim_terms: tuple[ClaimTerms, ...] = (),
+) -> PreparedBatch:
+    """`prepare_batch` in a worker process, which gets the topic's config and the claims' terms
+    (`TopicMatcher.claim_terms`), not the matcher."""
+    return prepare_batch(source, result, _matcher(topic, claim_terms), future_tolerance)
 
 
 @lru_cache(maxsize=4)
-def _matcher(topic: Topic) -> TopicMatcher:
-    """Compiled once per worker (and topic): building one costs tens of milliseconds."""
-    return TopicMatcher(topic)
+def _matcher(topic: Topic, claim_terms: tuple[ClaimTerms, ...]) -> TopicMatcher:
+    """Compiled once per worker (and topic and claims): building one costs tens of milliseconds."""
+    return TopicMatcher(topic, claim_terms=claim_terms)

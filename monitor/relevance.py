@@ -13,6 +13,18 @@ general chip news (a new GPU, a foundry's quarterly capacity) is *not* relevant 
 is general China news; chip news with a China or policy angle is. Phrases in `ignore` are
 skipped before anything else ("blue-chip stocks" are not chips).
 
+The watched claims widen it (`TopicMatcher(topic, claims)`): a claim gives the angle a context
+term would. An item with its subject terms is also relevant when it names at least
+`claim_terms_min` terms of one claim, one of them distinctive (see `monitor.claim_terms`: a name
+that few claims share), so news on what a claim says is kept where the topic's context terms
+miss it ("Singapore adds charges in a server fraud case involving Nvidia chips"). The subject
+stays the topic's to give: news that shares a place and an event with a claim but is about
+something else (men charged in Singapore for smuggling tortoises through Malaysia) names no
+subject term, and places are names as distinctive as any. A claim term that is also a subject
+or strong term is found by its group's aliases in the other script too ("chips" by "芯片"):
+context groups are left out, their aliases are whole families ("Alibaba" would be found by
+"中国").
+
 Matching is on the folded form of `monitor.normalize.fold_text` (traditional → simplified,
 NFKC, case-folded), applied to the terms and to the text alike. A term edge that is a Latin
 letter or digit must sit on a word boundary (so "ban" is not found in "bank"), and a plural
@@ -27,13 +39,15 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitor.claim_terms import ClaimTerms, derive_claim_terms
 from monitor.normalize import fold_text
-from monitor.terms import compile_terms, term_key
+from monitor.terms import TermFinder, compile_terms, term_key
 
 Kind = Literal["strong", "subject", "context"]
 KINDS: tuple[Kind, ...] = ("strong", "subject", "context")
@@ -69,6 +83,9 @@ class Topic(_Frozen):
     min_strong: int = Field(default=1, ge=1, description="strong groups that suffice alone")
     min_subject: int = Field(default=1, ge=1, description="subject groups needed, with min_context")
     min_context: int = Field(default=1, ge=1, description="context groups needed, with min_subject")
+    claim_terms_min: int = Field(
+        default=3, ge=1, description="terms of one watched claim that make an item relevant, one of them distinctive"
+    )
     ignore: tuple[str, ...] = Field(default=(), description="phrases skipped before matching")
     groups: tuple[TermGroup, ...] = Field(alias="group", min_length=1)
 
@@ -105,10 +122,24 @@ class _Term:
 
 
 class TopicMatcher:
-    """A topic compiled once: `judge` an item by two regex scans of its folded text."""
+    """A topic compiled once: `judge` an item by two regex scans of its folded text, two more
+    for the claims' terms when there are claims.
 
-    def __init__(self, topic: Topic) -> None:
+    `claims` are the watched claims as text (id → text, or texts), their terms derived here;
+    a worker process that rebuilds the matcher passes the derived `claim_terms` instead (plain
+    values, see `monitor.prepare`), which skips the derivation and its dictionary."""
+
+    def __init__(
+        self,
+        topic: Topic,
+        claims: Mapping[str, str] | Sequence[str] = (),
+        *,
+        claim_terms: Sequence[ClaimTerms] | None = None,
+    ) -> None:
         self.topic = topic
+        self.claim_terms: tuple[ClaimTerms, ...] = (
+            tuple(claim_terms) if claim_terms is not None else derive_claim_terms(claims) if claims else ()
+        )
         self._terms: dict[str, _Term | None] = {}  # folded key → term; None for an ignored phrase
         self._exact: dict[str, _Term | None] = {}  # the same by folded text: most matches are found here
         for phrase in topic.ignore:
@@ -117,10 +148,19 @@ class TopicMatcher:
         for rank, (group, term) in enumerate((g, t) for g in by_kind for t in g.terms):
             self._add(fold_text(term), _Term(term, group.name, group.kind, rank))
         self._regexes = compile_terms(list(self._exact))
+        self._claims = _ClaimIndex(self.claim_terms, topic, self._terms) if self.claim_terms else None
 
     def judge(self, title: str, text: str) -> Relevance:
         """Relevant or not, and why, for an item's title and text (its summary or its body)."""
-        return self._explain(self._find_terms(fold_text(f"{title} | {text}")))
+        folded = fold_text(f"{title} | {text}")
+        terms = self._find_terms(folded)
+        verdict = self._explain(terms)
+        if verdict.relevant or self._claims is None:
+            return verdict
+        if len({t.group for t in terms if t.kind == "subject"}) < self.topic.min_subject:
+            return verdict  # a claim's terms give the angle, never the subject: see the module docstring
+        match = self._claims.match(folded)
+        return verdict if match is None else Relevance(True, f"terms: {_show(terms)}; {match}")
 
     def _add(self, folded: str, term: _Term | None) -> None:
         """Aliases that fold alike are one term, shown as the first of them."""
@@ -161,6 +201,100 @@ class TopicMatcher:
         if missing:
             return Relevance(False, f"too weak: {shown} (needs {' and '.join(missing)})")
         return Relevance(True, f"terms: {shown}")
+
+
+class _ClaimIndex:
+    """The claims' terms compiled once: which claim an item names enough terms of."""
+
+    def __init__(self, claims: tuple[ClaimTerms, ...], topic: Topic, topic_terms: dict[str, _Term | None]) -> None:
+        self._claims = claims
+        self._minimum = topic.claim_terms_min
+        translations = _translations(topic)
+        self._owners: dict[str, set[tuple[int, int]]] = {}  # form key → the (claim, term)s it finds
+        spellings: dict[str, str] = {}  # form key → the form to look for
+        for c, claim in enumerate(claims):
+            owned: set[str] = set()
+            for t, term in enumerate(claim.terms):
+                for form in term.forms:
+                    owned.add(self._own(form, c, t, spellings))
+            for t, alias in _translated(claim, translations, topic_terms):
+                if term_key(alias) not in owned:  # one word of an item counts for one term of a claim
+                    owned.add(self._own(alias, c, t, spellings))
+        ignored = [fold_text(p) for p in topic.ignore]
+        self._ignored = frozenset(term_key(p) for p in ignored)
+        self._finder = TermFinder([*ignored, *spellings.values()])
+
+    def _own(self, form: str, claim: int, term: int, spellings: dict[str, str]) -> str:
+        key = term_key(form)
+        self._owners.setdefault(key, set()).add((claim, term))
+        spellings[key] = _loosest(spellings.get(key), form)
+        return key
+
+    def match(self, folded: str) -> str | None:
+        """ "claim C terms: a, b, c" for the claim whose terms the item names most of, if enough."""
+        found: dict[int, set[int]] = {}
+        ignored: set[tuple[int, int]] = set()
+        for key, start, end in self._finder.find(folded):
+            if key in self._ignored:
+                ignored.add((start, end))  # "blue chip": the words inside it do not count
+            elif (start, end) not in ignored:
+                for claim, term in self._owners.get(key, ()):
+                    found.setdefault(claim, set()).add(term)
+        best, most = -1, self._minimum - 1
+        for c, terms in found.items():
+            if len(terms) > most and any(self._claims[c].terms[t].distinctive for t in terms):
+                best, most = c, len(terms)
+        if best < 0:
+            return None
+        named = self._claims[best]
+        labels = [named.terms[t].label for t in sorted(found[best])]
+        shown = labels[:_MAX_TERMS_SHOWN]
+        more = f" and {len(labels) - len(shown)} more" if len(labels) > len(shown) else ""
+        return f"claim {named.claim} terms: {', '.join(shown)}{more}"
+
+
+def _translated(
+    claim: ClaimTerms,
+    translations: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    topic_terms: dict[str, _Term | None],
+) -> list[tuple[int, str]]:
+    """(term, alias) for each of a claim's terms that is a subject or strong term in its own
+    script (the claim's words, not a dictionary's translation of them): the group's terms in
+    the other script."""
+    found = []
+    for t, term in enumerate(claim.terms):
+        latin = _is_latin(fold_text(term.label))
+        for form in term.forms:
+            topic_term = topic_terms.get(term_key(form)) if _is_latin(form) == latin else None
+            if topic_term is not None:
+                found += [(t, alias) for alias in translations[topic_term.group][latin]]
+    return found
+
+
+def _translations(topic: Topic) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """For each subject or strong group, (its Latin terms, its Chinese terms), folded: indexed by
+    "is the claim's term Latin", what it is also found by. The same script is not widened: a
+    group's aliases there are other things ("TSMC" and "Intel")."""
+    translations = {}
+    for group in topic.groups:
+        folded = [fold_text(t) for t in group.terms] if group.kind != "context" else []
+        translations[group.name] = (
+            tuple(t for t in folded if _is_latin(t)),
+            tuple(t for t in folded if not _is_latin(t)),
+        )
+    return translations
+
+
+def _is_latin(folded: str) -> bool:
+    return folded[:1].isascii()
+
+
+def _loosest(known: str | None, form: str) -> str:
+    """Of two spellings of one term, the one with more separators: "super micro" also finds
+    "super-micro" and "supermicro", "supermicro" finds only itself."""
+    if known is None:
+        return form
+    return max(known, form, key=lambda f: (len(f) - len(term_key(f)), f))
 
 
 def _show(terms: list[_Term]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -97,6 +98,9 @@ def feeds(httpserver: HTTPServer) -> Iterator[FeedServer]:
     yield FeedServer(httpserver)
 
 
+SHIPPED_CONFIG = Path(__file__).parents[1] / "config"
+
+
 class Workspace:
     """A working directory with config/ and storage/, as a user's checkout would have."""
 
@@ -105,6 +109,11 @@ class Workspace:
         self.config = root / "config"
         self.config.mkdir()
         (root / "storage").mkdir()
+
+    def ship_claims(self) -> Path:
+        """The shipped claim registry, with the article texts it names."""
+        shutil.copytree(SHIPPED_CONFIG / "articles", self.config / "articles")
+        return Path(shutil.copy(SHIPPED_CONFIG / "claims.toml", self.config / "claims.toml"))
 
     def write(self, name: str, text: str) -> Path:
         path = self.config / name

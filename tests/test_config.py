@@ -60,11 +60,16 @@ CASES = [
         "[digest]\ndir = '../../etc'\n",
         ["monitor.toml:2", "digest.dir", "outside the storage directory"],
     ),
-    ("claims.toml", '[[claim]]\nid = "C01"\n\n[[claim]]\nid = "C01"\n', ["claims.toml:5", "[C01]", "duplicate id"]),
     (
         "claims.toml",
-        '[[claim]]\nid = "C01"\nstatment = "typo"\n',
-        ["claims.toml:3", "[C01]", "statment", "unknown key"],
+        '[[article]]\nid = "a"\n[[article.claim]]\nid = "C01"\ntext = "x"\n\n'
+        '[[article.claim]]\nid = "C01"\ntext = "y"\n',
+        ["claims.toml:8", "[C01]", "duplicate claim id"],
+    ),
+    (
+        "claims.toml",
+        '[[article]]\nid = "a"\n[[article.claim]]\nid = "C01"\ntext = "x"\nstatment = "typo"\n',
+        ["claims.toml:6", "[C01]", "statment", "unknown key"],
     ),
 ]
 

@@ -18,7 +18,7 @@ from tests.conftest import Workspace
 
 GOOD = '[[source]]\nid = "wire"\nurl = "https://example.org/feed.xml"\nkind = "feed"\nlang = "en"\ninterval = 600\n'
 PAGE = GOOD.replace('"feed"', '"page"') + "\n[source.selectors]\n"
-CLAIMS = '[[entity]]\nid = "nv"\naliases = ["Nvidia"]\n\n[[claim]]\nid = "C01"\nstatement_en = "x"\nanchors = ["@nv"]\n'
+CLAIMS = '[[article]]\nid = "a1"\npublished = "2025-07-22"\n\n[[article.claim]]\nid = "C01"\ntext = "x"\n'
 
 # (file, text, fragments the one line must hold). The line number points at the key where the
 # key is on a line of its own, else at the entry's table header.
@@ -88,23 +88,33 @@ CASES = [
     ("monitor.toml", "[[http]]\ntimeout = 1\n", ["monitor.toml:1", "http:", "dictionary"]),
     ("monitor.toml", '[topic]\nmin_strong = "x"\n', ["monitor.toml:2", "topic.min_strong:", "'x'"]),
     ("monitor.toml", "[http]\ntimeout = 1\n[http]\ntimeout = 2\n", ["monitor.toml:3", "invalid TOML"]),
-    ("claims.toml", CLAIMS.replace('id = "C01"\n', ""), ["claims.toml:5", "[claim #1]", "id:", "required"]),
+    ("claims.toml", CLAIMS.replace('id = "C01"\n', ""), ["claims.toml:5", "[a1 claim #1]", "id:", "required"]),
     ("claims.toml", CLAIMS.replace('"C01"', '"C 01"'), ["claims.toml:6", "[C 01]", "id:", "pattern"]),
-    ("claims.toml", CLAIMS + 'statment = "typo"\n', ["claims.toml:9", "[C01]", "statment:", "unknown key"]),
-    ("claims.toml", CLAIMS + 'time = "2025-13"\n', ["claims.toml:9", "[C01]", "time:", "'2025-13'"]),
-    ("claims.toml", CLAIMS.replace('"@nv"', '"@nope"'), ["claims.toml:8", "[C01]", "anchors:", "'@nope'"]),
-    ("claims.toml", CLAIMS.replace('["Nvidia"]', "[]"), ["claims.toml:3", "[nv]", "aliases:", "at least 1"]),
-    ("claims.toml", "claims = 1\n" + CLAIMS, ["claims.toml:1", "claims:", "unknown top-level key"]),
-    ("claims.toml", 'claim = "x"\n', ["claims.toml", "claim:", "array of tables"]),
+    ("claims.toml", CLAIMS + 'statment = "typo"\n', ["claims.toml:8", "[C01]", "statment:", "unknown key"]),
+    ("claims.toml", CLAIMS.replace('text = "x"', 'text = " "'), ["claims.toml:7", "[C01]", "text:", "blank"]),
     (
         "claims.toml",
-        CLAIMS + '\n[[claim.signal]]\nrelation = "refutes"\nwhen = [["x"]]\n',
-        ["claims.toml", "[C01]", "signal.0.relation:", "'refutes'"],
+        CLAIMS.replace("2025-07-22", "2025-13-01"),
+        ["claims.toml:3", "[a1]", "published:", "'2025-13-01'"],
     ),
     (
         "claims.toml",
-        CLAIMS + '\n[[claim.quantity]]\nmeasure = "share"\nvalue = "lots"\nunit = "%"\nnear = ["x"]\n',
-        ["claims.toml", "[C01]", "quantity.0.value:", "'lots'"],
+        CLAIMS.replace('published = "2025-07-22"', 'language = "fr"'),
+        ["claims.toml:3", "[a1]", "language:", "'fr'"],
+    ),
+    ("claims.toml", CLAIMS.replace("published", "date"), ["claims.toml:3", "[a1]", "date:", "unknown key"]),
+    (
+        "claims.toml",
+        CLAIMS.replace('published = "2025-07-22"', 'text = "articles/none.txt"'),
+        ["claims.toml:3", "[a1]", "text:", "none.txt", "cannot be read"],
+    ),
+    ("claims.toml", "claims = 1\n" + CLAIMS, ["claims.toml:1", "claims:", "unknown top-level key"]),
+    ("claims.toml", 'article = "x"\n', ["claims.toml", "article:", "array of tables"]),
+    ("claims.toml", '[[claim]]\nid = "C01"\n', ["claims.toml:1", "claim:", "[[article.claim]]"]),
+    (
+        "claims.toml",
+        CLAIMS + '\n[[article]]\nid = "a2"\n\n[[article.claim]]\nid = "C01"\ntext = "y"\n',
+        ["claims.toml:13", "[C01]", "id:", "already a claim of article 'a1'"],
     ),
 ]
 IDS = [f"{name}:{n}" for n, (name, _text, _f) in enumerate(CASES)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -15,7 +15,6 @@ import feedparser
 import pytest
 from markdown_it import MarkdownIt
 
-from monitor.claims.registry import ClaimSpec
 from monitor.digest.build import Digest, DigestInput, build_digest
 from monitor.digest.feed import build_feed
 from monitor.digest.message import compose_message
@@ -29,17 +28,17 @@ from monitor.digest.render import (
     render_markdown,
     safe_url,
 )
+from monitor.judge.registry import Claim
 from monitor.models import DigestRecord, SourceState, StoredFlag, StoredItem
 
 END = datetime(2025, 7, 16, 7, tzinfo=UTC)
 START = END - timedelta(days=1)
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> **bold** # H"
+PUBLISHED = date(2025, 7, 22)
 CLAIMS = [
-    ClaimSpec(id="C05", statement_en="The threshold rule dates from October 2023.", text_zh="门槛规则始于2023年10月。"),
-    ClaimSpec(
-        id="C23", statement_en="Nvidia will resume H20 sales to China.", text_zh="英伟达将开始向中国销售H20芯片。"
-    ),
-    ClaimSpec(id="C24", statement_en="SMIC makes 7nm chips.", text_zh="中芯国际能制造7纳米芯片。"),
+    Claim("C05", "The threshold rule dates from October 2023.", "门槛规则始于2023年10月。", "chips", PUBLISHED, "zh"),
+    Claim("C23", "Nvidia will resume H20 sales to China.", "英伟达将开始向中国销售H20芯片。", "chips", PUBLISHED, "zh"),
+    Claim("C24", "SMIC makes 7nm chips.", None, "chips", PUBLISHED, "zh"),
 ]
 SOURCES = [
     SourceState("wire", "http://w", "feed", "Wire"),
@@ -138,12 +137,24 @@ def test_claim_changes_come_first_contradicted_then_updated_one_entry_per_story(
     digest = digest_of([a, b, c, d], flags)
     assert [c.claim_id for c in digest.claim_changes] == ["C05", "C23", "C24"]
     c23 = digest.claim_changes[1]
-    assert c23.statement_en == CLAIMS[1].statement_en and c23.text_zh == CLAIMS[1].text_zh
+    assert c23.text == CLAIMS[1].text and c23.quote == CLAIMS[1].quote and c23.quote_lang == "zh-Hans"
     assert c23.status == "updated"
     [entry] = c23.entries  # one story: one entry, its strongest flag, the other outlets listed
     assert entry.relation == "updates" and entry.item.id == 1 and entry.outlet == "Wire"
     assert [m.outlet for m in entry.also] == ["Reprint Daily", "中文网"]
     assert entry.also[1].url == "https://news.example/2"
+
+
+def test_a_claim_shows_its_text_and_the_articles_words_in_every_format() -> None:
+    a = item(1, "US lets Nvidia resume H20 sales")
+    digest = digest_of([a], [flag(10, "C23", "updates", a), flag(11, "C24", "supports", a)])
+    rendered = render_email(digest, environment(), prefix="[m]")
+    markdown = render_markdown(digest, environment())
+    assert "> Nvidia will resume H20 sales to China\\.\n>\n> The article: “英伟达将开始向中国销售H20芯片。”" in markdown
+    assert "  Nvidia will resume H20 sales to China.\n  The article: “英伟达将开始向中国销售H20芯片。”" in rendered.text
+    assert '<span lang="zh-Hans">“英伟达将开始向中国销售H20芯片。”</span>' in rendered.html
+    c24 = markdown[markdown.index("### C24") :]
+    assert "> SMIC makes 7nm chips\\." in c24 and "The article:" not in c24.split("- **")[0]  # no quote, no line
 
 
 def test_dismissed_flags_flags_outside_the_period_and_off_topic_items_stay_out() -> None:

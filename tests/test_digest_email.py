@@ -35,7 +35,6 @@ from monitor.storage.lock import DbLock, LockOwner
 from tests.conftest import FeedServer, Workspace
 from tests.test_digest import HOSTILE, assert_inert
 
-SHIPPED = Path(__file__).parents[1] / "config" / "claims.toml"
 RESUME = (
     "US lets Nvidia resume H20 chip sales to China",
     "The Commerce Department granted Nvidia export licences for the H20 chip, the company said on Tuesday.",
@@ -148,7 +147,7 @@ def _toml(value: Any) -> str:
 @pytest.fixture
 def news(feeds: FeedServer, workspace: Workspace, port: int) -> Workspace:
     """A workspace whose store holds flagged items (one in traditional Chinese) and an off-topic one."""
-    shutil.copy(SHIPPED, workspace.config / "claims.toml")
+    workspace.ship_claims()
     workspace.write("monitor.toml", settings(port))
     workspace.sources(
         {"id": "wire", "name": "Wire", "url": feeds.put("/wire.xml", feed(RESUME, SUMMONS, SPORT)), "kind": "feed"},

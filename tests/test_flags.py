@@ -4,8 +4,6 @@ survives re-runs and re-matching, claim standing and timelines, registry checks.
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +11,30 @@ import pytest
 from monitor.cli import main
 from tests.conftest import FeedServer, Workspace
 
-SHIPPED = Path(__file__).parents[1] / "config" / "claims.toml"
-RESUME = ("US lets Nvidia resume H20 chip sales to China", "The Commerce Department granted Nvidia export licences for the H20 chip, the company said on Tuesday.")
-SUMMONS = ("網信辦約談輝達 要求說明H20晶片後門安全風險", "國家互聯網信息辦公室約談輝達公司，要求其說明H20晶片漏洞後門安全風險問題。")
-SPORT = ("Local club wins the regional football cup", "The match went to penalties after extra time.")
+RESUME = (
+    "US lets Nvidia resume H20 chip sales to China",
+    "The Commerce Department granted Nvidia export licences for the H20 chip, the company said on Tuesday.",
+    "Tue, 15 Jul 2025 00:00:00 GMT",
+)
+# months after the article: a later development of the H20 licences (C23 updated)
+H200 = (
+    "Trump says US will allow sale of Nvidia H200 AI chips to China",
+    "President Trump said the US will let Nvidia sell its H200 chips to approved customers in China, "
+    "with a 25% cut for the government.",
+    "Tue, 09 Dec 2025 01:00:00 GMT",
+)
+SPORT = (
+    "Local club wins the regional football cup",
+    "The match went to penalties after extra time.",
+    "Tue, 15 Jul 2025 02:00:00 GMT",
+)
 
 
-def feed(*entries: tuple[str, str], prefix: str = "a") -> str:
+def feed(*entries: tuple[str, str, str], prefix: str = "a") -> str:
     items = "".join(
         f"<item><title>{t}</title><link>http://HOST/{prefix}/{n}</link><guid>{prefix}-{n}</guid>"
-        f"<description>{d}</description><pubDate>Tue, 15 Jul 2025 0{n}:00:00 GMT</pubDate></item>"
-        for n, (t, d) in enumerate(entries)
+        f"<description>{d}</description><pubDate>{when}</pubDate></item>"
+        for n, (t, d, when) in enumerate(entries)
     )
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>W</title>{items}</channel></rss>'
 
@@ -36,11 +47,16 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 
 @pytest.fixture
 def flagged(feeds: FeedServer, workspace: Workspace) -> Workspace:
-    shutil.copy(SHIPPED, workspace.config / "claims.toml")
+    workspace.ship_claims()
     workspace.write("monitor.toml", '[poll]\narticle = "never"\n')
     workspace.sources(
-        {"id": "wire", "url": feeds.put("/wire.xml", feed(RESUME, SUMMONS, SPORT)), "kind": "feed"},
-        {"id": "reprint", "name": "Reprint Daily", "url": feeds.put("/reprint.xml", feed(RESUME, prefix="r")), "kind": "feed"},
+        {"id": "wire", "url": feeds.put("/wire.xml", feed(RESUME, H200, SPORT)), "kind": "feed"},
+        {
+            "id": "reprint",
+            "name": "Reprint Daily",
+            "url": feeds.put("/reprint.xml", feed(RESUME, prefix="r")),
+            "kind": "feed",
+        },
     )
     assert main(["run", "--once"]) == 0
     return workspace
@@ -51,15 +67,17 @@ def test_flags_json_has_the_documented_fields(flagged: Workspace, capsys: pytest
     by_claim = {(f["claim_id"], f["item"]["title"]): f for f in flags}
     resume = by_claim[("C23", RESUME[0])]
     assert resume["relation"] == "supports" and resume["state"] == "new"
-    assert resume["evidence"] and resume["score"] >= 1.0
+    assert resume["evidence"] and 0.0 < resume["score"] <= 1.0
     assert {"id", "claim_id", "relation", "score", "evidence", "state", "story_id", "item"} <= set(resume)
     assert {"id", "url", "canonical_url", "title", "published_at", "source"} <= set(resume["item"])
-    assert by_claim[("C23", SUMMONS[0])]["relation"] == "updates"
+    assert by_claim[("C23", H200[0])]["relation"] == "updates"
     assert not any(f["item"]["title"] == SPORT[0] for f in flags)
 
 
 def test_a_copy_adds_its_outlet_not_a_flag(flagged: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    flags = [f for f in run_json(capsys, "flags", "--json") if f["item"]["title"] == RESUME[0] and f["claim_id"] == "C23"]
+    flags = [
+        f for f in run_json(capsys, "flags", "--json") if f["item"]["title"] == RESUME[0] and f["claim_id"] == "C23"
+    ]
     assert len(flags) == 1
     assert sorted(flags[0]["sources"]) == ["reprint", "wire"]  # whichever came first holds the flag
 
@@ -67,12 +85,12 @@ def test_a_copy_adds_its_outlet_not_a_flag(flagged: Workspace, capsys: pytest.Ca
 def test_review_state_survives_reruns_and_rematching(flagged: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     flags = run_json(capsys, "flags", "--json")
     target = next(f for f in flags if f["claim_id"] == "C23" and f["relation"] == "updates")
-    assert main(["flags", "dismiss", str(target["id"]), "--note", "a summons is not a sales change"]) == 0
+    assert main(["flags", "dismiss", str(target["id"]), "--note", "the H200 is not the H20"]) == 0
     assert main(["run", "--once"]) == 0
     assert main(["rematch"]) == 0
     after = {f["id"]: f for f in run_json(capsys, "flags", "--json")}
     assert after[target["id"]]["state"] == "dismissed"
-    assert after[target["id"]]["note"] == "a summons is not a sales change"
+    assert after[target["id"]]["note"] == "the H200 is not the H20"
     assert len(after) == len(flags)
     assert [f["id"] for f in run_json(capsys, "flags", "--json", "--state", "dismissed")] == [target["id"]]
     assert main(["flags", "confirm", "99999"]) == 1
@@ -95,27 +113,29 @@ def test_claims_show_prints_the_timeline(flagged: Workspace, capsys: pytest.Capt
     assert main(["claims", "show", "C23"]) == 0
     out = capsys.readouterr().out
     assert "C23 · updated" in out
-    assert RESUME[0] in out and SUMMONS[0] in out
-    assert out.index(RESUME[0]) < out.index(SUMMONS[0])  # oldest first
-    assert "/a/1" in out and "“" in out  # the summons item: only the wire source has it
+    assert RESUME[0] in out and H200[0] in out
+    assert out.index(RESUME[0]) < out.index(H200[0])  # oldest first
+    assert "/a/1" in out and "“" in out  # the H200 item: only the wire source has it
     assert main(["claims", "show", "C99"]) == 1
     assert main(["claims"]) == 0
 
 
 def test_claims_check(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     workspace.sources({"id": "x", "url": "http://127.0.0.1/x", "kind": "feed"})
-    shutil.copy(SHIPPED, workspace.config / "claims.toml")
+    workspace.ship_claims()
     assert main(["claims", "check"]) == 0
-    assert "24 claims" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "1 articles, 24 claims, 0 warnings" in captured.out and not captured.err
     bad = workspace.root / "bad.toml"
     bad.write_text(
-        '[[entity]]\nid = "h20"\naliases = ["H20"]\n\n[[claim]]\nid = "C01"\nanchors = ["@h20"]\n\n'
-        '[[claim.signal]]\nrelation = "supports"\nwhen = [["@h2o"], ["resume"]]\n',
+        '[[article]]\nid = "a"\n\n[[article.claim]]\nid = "C01"\ntext = "x"\n\n'
+        '[[article.claim]]\nid = "C02"\nquote = "y"\n',
         encoding="utf-8",
     )
     assert main(["claims", "check", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "bad.toml:11" in err and "[C01]" in err and "signal.0.when" in err and "'@h2o'" in err
-    bad.write_text('[[claim]]\nid = "C01"\n\n[[claim.signal]]\nrelation = "refutes"\nwhen = [["x"]]\n', encoding="utf-8")
-    assert main(["claims", "check", str(bad)]) == 2
-    assert "relation" in capsys.readouterr().err
+    assert "bad.toml:8" in err and "[C02]" in err and "text:" in err and "required" in err
+    bad.write_text('[[article]]\nid = "a"\n\n[[article.claim]]\nid = "C01"\ntext = "x"\nquote = "y"\n')
+    assert main(["claims", "check", str(bad)]) == 0
+    captured = capsys.readouterr()
+    assert "1 articles, 1 claims, 1 warnings" in captured.out and "[a] no published date" in captured.err

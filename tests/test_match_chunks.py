@@ -1,4 +1,5 @@
-"""Claim matching in chunks (`pipeline.match_items`) stores what matching all at once does."""
+"""Judging in chunks (`pipeline.match_items`) stores what judging all at once does, and the
+sentence vectors it stores are reused: a rematch embeds nothing again."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from monitor.claims.matcher import ClaimMatcher
-from monitor.config import load_registry
 from monitor.models import Source
 from monitor.pipeline import match_items
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import FlagRow, ItemRow
+from tests.judging import needs_encoder, shipped_judge
 
-SHIPPED = Path(__file__).parents[1] / "config" / "claims.toml"
 T0 = datetime(2025, 7, 15, tzinfo=UTC)
 TEXTS = [
     ("US lets Nvidia resume H20 chip sales to China", "The Commerce Department granted Nvidia export licences."),
@@ -55,8 +54,9 @@ def _flags(repo: SqlRepository) -> tuple[list[tuple[Any, ...]], list[tuple[Any, 
         return sorted(tuple(f) for f in flags), sorted(tuple(m) for m in matched)
 
 
+@needs_encoder
 def test_matching_in_chunks_stores_the_flags_of_matching_at_once(tmp_path: Path) -> None:
-    matcher, now = ClaimMatcher(load_registry(SHIPPED)), T0 + timedelta(days=1)
+    matcher, now = shipped_judge(), T0 + timedelta(days=1)
     chunked, at_once = _store(tmp_path / "chunked.db"), _store(tmp_path / "at_once.db")
     relevant = sum(n % 4 != 3 for n in range(3 * len(TEXTS)))
     assert match_items(chunked, matcher, now, chunk=2) == relevant

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.claims.quantities import find_months, find_quantities
+from monitor.judge.quantities import find_months, find_quantities
 from monitor.normalize import fold_text
 
 CASES = [

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.claims.registry import ClaimSpec
+from monitor.judge.registry import Claim
 from monitor.models import SourceState, StoredFlag, StoredItem
 
 RELATION_ORDER = {"contradicts": 0, "updates": 1, "supports": 2}
@@ -49,10 +49,14 @@ class ClaimEntry:
 
 @dataclass(frozen=True, slots=True)
 class ClaimChange:
+    """A claim the period's news bore on: its text, the article's own words for it (`quote`, in
+    `quote_lang`), where it stands now, and one entry per story."""
+
     claim_id: str
-    statement_en: str | None
-    text_zh: str | None
-    status: str  # the claim's standing now, from all its flags (monitor.claims.standing)
+    text: str | None
+    quote: str | None
+    quote_lang: str | None
+    status: str  # the claim's standing now, from all its flags (monitor.judge.standing)
     relations: tuple[str, ...]  # the relations raised in the period, strongest first
     entries: tuple[ClaimEntry, ...]
     in_registry: bool = True
@@ -112,7 +116,7 @@ class DigestInput:
     items: Sequence[StoredItem]  # fetched in the period
     copies: Mapping[int, Sequence[StoredItem]]  # item id -> its copies
     flags: Sequence[StoredFlag]  # raised in the period (others are ignored)
-    claims: Sequence[ClaimSpec]
+    claims: Sequence[Claim]
     statuses: Mapping[str, str]  # claim id -> standing now
     sources: Sequence[SourceState]  # the sources whose health is reported
     names: Mapping[str, str] = field(default_factory=dict)  # source id -> name, beyond `sources`
@@ -149,7 +153,7 @@ def story_key(item: StoredItem) -> tuple[int, int]:
 
 
 def claim_changes(
-    flags: Sequence[StoredFlag], claims: Sequence[ClaimSpec], statuses: Mapping[str, str], names: Mapping[str, str]
+    flags: Sequence[StoredFlag], claims: Sequence[Claim], statuses: Mapping[str, str], names: Mapping[str, str]
 ) -> list[ClaimChange]:
     """The flags grouped by claim; contradicted claims first, then updated ones, then registry order."""
     specs = {c.id: c for c in claims}
@@ -168,8 +172,9 @@ def claim_changes(
         changes.append(
             ClaimChange(
                 claim_id=claim_id,
-                statement_en=spec.statement_en if spec else None,
-                text_zh=spec.text_zh if spec else None,
+                text=spec.text if spec else None,
+                quote=spec.quote if spec else None,
+                quote_lang=html_lang(spec.article_language) if spec else None,
                 status=statuses.get(claim_id, "unchallenged"),
                 relations=relations,
                 entries=tuple(entries),
@@ -178,6 +183,12 @@ def claim_changes(
         )
     changes.sort(key=lambda c: (RELATION_ORDER.get(c.relations[0], 9), order.get(c.claim_id, len(order)), c.claim_id))
     return changes
+
+
+def html_lang(language: str | None) -> str | None:
+    """The `lang` of an article's words in HTML: the registry's `zh` is written in simplified
+    characters unless it says `zh-Hant`."""
+    return "zh-Hans" if language == "zh" else language
 
 
 def _by_story(flags: Iterable[StoredFlag]) -> list[list[StoredFlag]]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.claims.registry import ClaimSpec
-from monitor.digest.build import RELATION_ORDER
+from monitor.digest.build import RELATION_ORDER, html_lang
+from monitor.judge.registry import Claim
 from monitor.models import DigestRecord, StoredFlag
 
 FEED_FILE = "feed.atom"
@@ -31,8 +31,9 @@ class FlagNews:
     updated: datetime
     flag: StoredFlag
     outlets: tuple[str, ...]
-    statement_en: str | None
-    text_zh: str | None
+    text: str | None  # the claim
+    quote: str | None  # the article's words for it
+    quote_lang: str | None
     kind: str = "flag"
 
 
@@ -60,7 +61,7 @@ def build_feed(
     *,
     flags: Sequence[StoredFlag],
     digests: Sequence[DigestRecord],
-    claims: Sequence[ClaimSpec],
+    claims: Sequence[Claim],
     names: Mapping[str, str],
     feed_dir: Path,
     max_flags: int = 100,
@@ -78,7 +79,7 @@ def build_feed(
     return Feed(stable_id("feed", title), title, updated, tuple(entries))
 
 
-def flag_news(flag: StoredFlag, spec: ClaimSpec | None, names: Mapping[str, str]) -> FlagNews:
+def flag_news(flag: StoredFlag, spec: Claim | None, names: Mapping[str, str]) -> FlagNews:
     item = flag.item
     updated = max(flag.created_at, flag.reviewed_at or flag.created_at)
     return FlagNews(
@@ -86,8 +87,9 @@ def flag_news(flag: StoredFlag, spec: ClaimSpec | None, names: Mapping[str, str]
         updated=updated,
         flag=flag,
         outlets=tuple(names.get(s, s) for s in flag.sources),
-        statement_en=spec.statement_en if spec else None,
-        text_zh=spec.text_zh if spec else None,
+        text=spec.text if spec else None,
+        quote=spec.quote if spec else None,
+        quote_lang=html_lang(spec.article_language) if spec else None,
     )
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from jinja2 import Environment
 
-from monitor.claims.standing import standings
 from monitor.config import SETTINGS_FILE, Config
 from monitor.digest.build import Digest, DigestInput, build_digest
 from monitor.digest.deliver import write_file
@@ -29,6 +28,7 @@ from monitor.digest.message import compose_message
 from monitor.digest.render import RenderedEmail, environment, render_email, render_feed, render_markdown
 from monitor.digest.smtp import Mailer, SmtpMailer
 from monitor.errors import ConfigError, DeliveryError
+from monitor.judge.standing import standings
 from monitor.models import DigestRecord, DigestSettings, EmailSettings, StoredFlag
 from monitor.storage import SqlRepository
 from monitor.storage.lock import DbLock, Heartbeat, LockHeldError, LockOwner

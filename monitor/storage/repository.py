@@ -29,9 +29,10 @@ from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
 from monitor.storage.stories import StoryStore
 from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
+from monitor.storage.vectors import VectorStore
 
 
-class SqlRepository(FlagStore, StoryStore, DigestStore):
+class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)

@@ -12,13 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.claims.registry import ClaimSpec
+from monitor.judge.registry import Claim
 from monitor.models import StoredFlag
 
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    claim: ClaimSpec
+    claim: Claim
     status: str
     counts: dict[str, int]
     timeline: list[StoredFlag]  # oldest item first
@@ -38,7 +38,7 @@ def claim_status(relations: Counter[str]) -> str:
     return "unchallenged"
 
 
-def standings(claims: Sequence[ClaimSpec], flags: Sequence[StoredFlag]) -> list[Standing]:
+def standings(claims: Sequence[Claim], flags: Sequence[StoredFlag]) -> list[Standing]:
     """Each claim's status, relation counts and timeline, in registry order."""
     by_claim: dict[str, list[StoredFlag]] = {}
     for flag in flags:

@@ -1,0 +1,163 @@
+"""`monitor eval` and `monitor judge fit`: the pipeline's stages over labelled items, no server.
+
+Evaluation runs relevance, near-duplicates and stories, and the judge over labelled items as a
+poll cycle would (only relevant originals are judged), and scores the outcome with the figures
+of `../shared/corpus/score.py`. With folds, each fold is judged by a calibration fitted on the
+other folds (grouped by event): the cross-validated figure, which is the one to trust.
+
+Fitting builds examples from labelled files and from the reader's reviews (a confirmed flag: the
+item bears on the claim, with that relation; a dismissed one: it does not; a reviewed item bears
+on no other claim), fits a calibration, and compares it with the one in force by the same
+cross-validation: the new fit is kept only when it is not worse. Orchestration: it sequences the
+pure stages; the callers read and write the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.clustering import Indexes, cluster
+from monitor.judge.calibration import Calibration
+from monitor.judge.fitting import Example, Verdict, cross_validate, fit_calibration, judge_examples
+from monitor.judge.judge import Judge
+from monitor.judge.labels import LabelledItem, Outcome, event_of, figures, roots
+from monitor.relevance import TopicMatcher
+
+DEFAULT_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class _Clusterable:
+    """A labelled item as clustering reads a stored one."""
+
+    id: int
+    title: str
+    summary: str
+    text: str | None
+    lang: str
+    published_at: dt.datetime
+    duplicate_of: int | None = None
+    story_id: int | None = None
+
+
+@dataclass
+class Evaluation:
+    fitted: dict[str, Any]
+    cross_validated: dict[str, Any] | None
+    judged: int
+
+
+def relevance_and_clusters(items: Sequence[LabelledItem], topic: TopicMatcher) -> Outcome:
+    """Relevance, near-duplicates and stories as a poll cycle decides them."""
+    outcome = Outcome()
+    for item in items:
+        outcome.relevant[item.id] = topic.judge(item.title, f"{item.summary} {item.body}").relevant
+    numbered = [
+        _Clusterable(
+            n,
+            i.title,
+            i.summary,
+            i.body,
+            i.lang,
+            dt.datetime.combine(i.published, dt.time(), tzinfo=dt.UTC),
+        )
+        for n, i in enumerate(items, 1)
+    ]
+    ids = {n: i.id for n, i in enumerate(items, 1)}
+    for update in cluster(numbered, Indexes()):
+        if update.duplicate_of is not None:
+            outcome.duplicate_of[ids[update.item_id]] = ids[update.duplicate_of]
+        outcome.story[ids[update.item_id]] = str(update.story_id)
+    return outcome
+
+
+def examples_of(judge: Judge, items: Sequence[LabelledItem]) -> list[Example]:
+    """Each item read and embedded once, with its labels and its event."""
+    root = roots(items)
+    examples = []
+    for item in items:
+        reading = judge.read(item.title, item.text, item.published)
+        examples.append(
+            Example(item.id, reading, judge.embed(reading), dict(item.claims), event_of(item, root), item.negative)
+        )
+    return examples
+
+
+def evaluate(
+    items: Sequence[LabelledItem],
+    judge: Judge,
+    topic: TopicMatcher,
+    *,
+    folds: int | None = None,
+    cross_language: bool = False,
+) -> Evaluation:
+    """The figures with the judge's calibration, and cross-validated ones with `folds`."""
+    outcome = relevance_and_clusters(items, topic)
+    judged = [i for i in items if outcome.relevant[i.id] and i.id not in outcome.duplicate_of]
+    examples = examples_of(judge, judged)
+    fitted = _scored(items, outcome, judge_examples(judge, judge.calibration, examples), cross_language)
+    crossed = None
+    if folds:
+        crossed = _scored(items, outcome, cross_validate(judge, examples, folds), cross_language)
+    return Evaluation(fitted, crossed, len(judged))
+
+
+def _scored(
+    items: Sequence[LabelledItem], outcome: Outcome, verdicts: Sequence[Verdict], cross_language: bool
+) -> dict[str, Any]:
+    outcome.flags = {v.id: v.flags for v in verdicts}
+    return figures(items, outcome, cross_language=cross_language)
+
+
+@dataclass
+class FitResult:
+    """The new fit, and whether it scores worse than the calibration in force (then the caller
+    keeps that one, unless told otherwise)."""
+
+    calibration: Calibration
+    worse: bool
+    new_score: dict[str, Any]
+    previous_score: dict[str, Any]
+
+
+def fit(
+    judge: Judge,
+    items: Sequence[LabelledItem],
+    topic: TopicMatcher | None,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    described: dict[str, Any] | None = None,
+) -> FitResult:
+    """Fit on the relevant items (all of them without a topic), and say whether the new fit's
+    cross-validated F1 is lower than the calibration in force scores on the same items (a judge
+    without a usable calibration has none to keep)."""
+    if topic is not None:
+        items = [i for i in items if topic.judge(i.title, f"{i.summary} {i.body}").relevant]
+    if not items:
+        raise ValueError("no labelled item to fit on")
+    examples = examples_of(judge, items)
+    outcome = Outcome()
+    new_score = _scored(items, outcome, cross_validate(judge, examples, min(folds, len(examples))), False)
+    previous_score = (
+        _scored(items, outcome, judge_examples(judge, judge.calibration, examples), False) if judge.calibrated else {}
+    )
+    calibration = fit_calibration(judge, examples, described)
+    calibration.report = {
+        "cross_validated": _summary(new_score),
+        "fitted": _summary(_scored(items, outcome, judge_examples(judge, calibration, examples), False)),
+        "folds": folds,
+    }
+    return FitResult(calibration, _f1(new_score) < _f1(previous_score), new_score, previous_score)
+
+
+def _summary(score: dict[str, Any]) -> dict[str, Any]:
+    keys = ("flag_precision", "flag_recall", "relation_accuracy", "stance_accuracy", "negatives_clean")
+    return {k: score.get(k) for k in keys}
+
+
+def _f1(score: dict[str, Any]) -> float:
+    p, r = score.get("flag_precision") or 0.0, score.get("flag_recall") or 0.0
+    return 2 * p * r / (p + r) if p + r else 0.0
