@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import sys
 import tempfile
@@ -58,6 +59,8 @@ def register(commands: Any, parse_when: Any) -> None:
     )
     load.add_argument("file", type=Path, metavar="FILE")
     load.add_argument("--article", metavar="ID", help="the article's id (default: from FILE's name)")
+    load.add_argument("--published", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="the article's date")
+    load.add_argument("--language", choices=["en", "zh", "zh-Hans", "zh-Hant"], help="the article's language")
     # SUPPRESS: without it the subcommand's default would overwrite a global `--config DIR`.
     load.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS, help="config directory")
     load.set_defaults(func=cmd_claims_import)
@@ -267,7 +270,8 @@ class ImportOutcome:
 
 def cmd_claims_import(args: argparse.Namespace, config: Config) -> int:
     try:
-        done = import_claims(args.file, config.dir / CLAIMS_FILE, args.article)
+        details = {"published": args.published, "language": args.language}
+        done = import_claims(args.file, config.dir / CLAIMS_FILE, args.article, details)
     except (InputError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -282,9 +286,12 @@ def cmd_claims_import(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def import_claims(file: Path, claims_path: Path, article_id: str | None) -> ImportOutcome:
+def import_claims(
+    file: Path, claims_path: Path, article_id: str | None, details: dict[str, object] | None = None
+) -> ImportOutcome:
     """Read FILE, build the article, and write claims.toml (and the article's text) only once
-    the whole result has loaded as a registry: a mistake anywhere leaves every file as it was."""
+    the whole result has loaded as a registry: a mistake anywhere leaves every file as it was.
+    `details` sets the article's keys the command line gives (published, language; None: kept)."""
     if article_id is not None and not re.match(ARTICLE_ID, article_id):
         raise InputError(file, f"--article {article_id!r} is not an article id (letters, digits, '_', '.', '-')")
     target = article_id or article_id_from(file.name, file.resolve().parent.name)
@@ -294,6 +301,7 @@ def import_claims(file: Path, claims_path: Path, article_id: str | None) -> Impo
     position = next((n for n, a in enumerate(registry.articles) if a.id == target), None)
     existing = None if position is None else registry.articles[position]
     article = merge_article(existing, imported, target)
+    article = article.model_copy(update={k: v for k, v in (details or {}).items() if v is not None})
     before = registry.articles
     expected = (*before, article) if position is None else (*before[:position], article, *before[position + 1 :])
     text = _spliced(claims_path, registry, position, article)

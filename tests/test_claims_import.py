@@ -4,6 +4,7 @@ and line, exit status 2, and leaves every file as it was."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import tomllib
@@ -262,6 +263,17 @@ def test_import_the_second_articles_claims_with_config_after_the_command(
     assert code == 0 and "18 claims added to article article2 (new)" in out
     registry = load_registry(shipped.config / "claims.toml")
     assert [c.id for c in registry.claims if c.article_id == "article2"] == [f"A{n:02d}" for n in range(1, 19)]
+
+
+def test_import_sets_the_articles_date_and_language(shipped: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    table = shipped.root / "claims.md"
+    table.write_text("| id | claim |\n|---|---|\n| B01 | Nvidia wrote off $5.5 billion of H20 stock. |\n")
+    code, out, _ = run(
+        capsys, "claims", "import", str(table), "--article", "second", "--published", "2025-06-15", "--language", "en"
+    )
+    assert code == 0 and "no published date" not in out
+    article = next(a for a in load_registry(shipped.config / "claims.toml").articles if a.id == "second")
+    assert (article.published, article.language) == (dt.date(2025, 6, 15), "en")
 
 
 def test_import_an_article_text_keeps_the_text_and_proposes_claims(
