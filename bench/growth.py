@@ -7,7 +7,11 @@ signature and its own story, clustered and matched; so the near-duplicate window
 the story window (7 days) hold what they would after that many days of polling. Then batches of
 new items (the generated feeds' own items) go through the pipeline's functions, timed per item:
 `store` (known keys, plan, insert: the exact dedupe), `cluster` (near-duplicates and stories,
-when the monitor has them) and `match` (`pipeline.match_items`).
+when the monitor has them) and `match` (`pipeline.match_items`: read, vectors stored and
+loaded, decide, flags stored). The judge here has stand-in vectors at no cost
+(`bench.judging.HashEncoder`): the model's cost is per item whatever the store holds (~0.2 s,
+`bench/judge_bench.py`), and with it the rounds would take minutes; what can grow with the
+store (the queries, the vectors' table, the flags) is all measured.
 
 The calls to the monitor are each in one small function, so that they are easy to adapt when
 the functions they call change.
@@ -27,7 +31,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.feeds import EN_WORDS, ZH_CHARS
-from monitor.claims.matcher import ClaimMatcher
+from bench.judging import bench_judge, warm
 from monitor.config import load_registry
 from monitor.dedupe import plan_batch
 from monitor.models import ItemIntent, Source
@@ -148,14 +152,15 @@ def measure_growth(
     repo.sync_sources(sources)
     fill_store(repo, sources, stored)
     load_seconds = warm_indexes(repo)
-    matcher = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
+    judge, _which = bench_judge("hash")
+    warm(judge)
     measured = []
     for batches in rounds:
         new = sum(len(b) for b in batches)
         store_s = _cpu(lambda: _store_all(repo, batches))  # noqa: B023 - called at once
         has_cluster = [False]
         cluster_s = _cpu(lambda: has_cluster.__setitem__(0, cluster_new(repo)))  # noqa: B023
-        match_s = _cpu(lambda: match_items(repo, matcher, NOW))
+        match_s = _cpu(lambda: match_items(repo, judge, NOW))
         cluster_us = cluster_s / new * 1e6 if has_cluster[0] else None
         measured.append(Growth(stored, store_s / new * 1e6, cluster_us, match_s / new * 1e6))
     repo.engine.dispose()

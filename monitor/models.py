@@ -247,7 +247,9 @@ class JudgeSettings(Strict):
         description="a calibration file; default: judge-calibration.json in the storage directory if "
         "`monitor judge fit` wrote one, else the one shipped with the monitor",
     )
-    embed_chars: int = Field(default=600, ge=50, le=20_000, description="characters of an item the encoder reads")
+    embed_chars: int = Field(
+        default=600, ge=50, le=20_000, description="characters of an item the encoder reads (a Han character: 2.5)"
+    )
 
 
 class Settings(Strict):

@@ -260,8 +260,9 @@ def item_vectors(
             found.append(np.frombuffer(known.data, dtype=np.float16).reshape(known.rows, known.dim).astype(np.float32))
             continue
         vectors = judge.embed(reading)
-        assert vectors is not None  # an encoder is set
         found.append(vectors)
+        if vectors is None:
+            continue
         half = vectors.astype(np.float16)
         fresh.append(StoredVectors(item_id, judge.encoder_name, key, half.shape[0], half.shape[1], half.tobytes()))
     repo.save_vectors(fresh, now)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -125,8 +126,10 @@ class TopicMatcher:
     """A topic compiled once: `judge` an item by two regex scans of its folded text, two more
     for the claims' terms when there are claims.
 
-    `claims` are the watched claims as text (id → text, or texts), their terms derived here;
-    a worker process that rebuilds the matcher passes the derived `claim_terms` instead (plain
+    `claims` are the watched claims as text (id → text, or texts), their terms derived here on
+    first need (an item the topic alone finds too weak, or a worker to send them to): deriving
+    loads a dictionary (about a second and 60 MB), which a run with nothing new never pays for.
+    A worker process that rebuilds the matcher passes the derived `claim_terms` instead (plain
     values, see `monitor.prepare`), which skips the derivation and its dictionary."""
 
     def __init__(
@@ -137,9 +140,9 @@ class TopicMatcher:
         claim_terms: Sequence[ClaimTerms] | None = None,
     ) -> None:
         self.topic = topic
-        self.claim_terms: tuple[ClaimTerms, ...] = (
-            tuple(claim_terms) if claim_terms is not None else derive_claim_terms(claims) if claims else ()
-        )
+        self._claim_texts = claims
+        if claim_terms is not None:
+            self.claim_terms = tuple(claim_terms)
         self._terms: dict[str, _Term | None] = {}  # folded key → term; None for an ignored phrase
         self._exact: dict[str, _Term | None] = {}  # the same by folded text: most matches are found here
         for phrase in topic.ignore:
@@ -148,17 +151,26 @@ class TopicMatcher:
         for rank, (group, term) in enumerate((g, t) for g in by_kind for t in g.terms):
             self._add(fold_text(term), _Term(term, group.name, group.kind, rank))
         self._regexes = compile_terms(list(self._exact))
-        self._claims = _ClaimIndex(self.claim_terms, topic, self._terms) if self.claim_terms else None
+
+    @cached_property
+    def claim_terms(self) -> tuple[ClaimTerms, ...]:
+        return derive_claim_terms(self._claim_texts) if self._claim_texts else ()
+
+    @cached_property
+    def _claims(self) -> _ClaimIndex | None:
+        return _ClaimIndex(self.claim_terms, self.topic, self._terms) if self.claim_terms else None
 
     def judge(self, title: str, text: str) -> Relevance:
         """Relevant or not, and why, for an item's title and text (its summary or its body)."""
         folded = fold_text(f"{title} | {text}")
         terms = self._find_terms(folded)
         verdict = self._explain(terms)
-        if verdict.relevant or self._claims is None:
+        if verdict.relevant:
             return verdict
         if len({t.group for t in terms if t.kind == "subject"}) < self.topic.min_subject:
             return verdict  # a claim's terms give the angle, never the subject: see the module docstring
+        if self._claims is None:
+            return verdict
         match = self._claims.match(folded)
         return verdict if match is None else Relevance(True, f"terms: {_show(terms)}; {match}")
 

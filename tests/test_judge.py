@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from monitor.config import Config, load_config
 from monitor.errors import ConfigError
 from monitor.judge.build import build_judge, shipped_calibration
 from monitor.judge.calibration import Calibration, Model
+from monitor.judge.encoder import EncoderUnavailableError, Vectors, load_encoder
 from monitor.judge.fitting import Example, folds_by_group
 from monitor.judge.judge import CalibrationMismatchError, Judge, check_calibration
 from monitor.judge.lexicon import words
@@ -190,3 +192,37 @@ def test_folds_keep_each_event_whole() -> None:
     for group in set(groups):
         assert sum(any(examples[i].group == group for i in fold) for fold in folds) == 1
     assert max(map(len, folds)) - min(map(len, folds)) <= 2
+
+
+class WordCountEncoder:
+    """A stand-in encoder a user might plug in: one dimension per letter count bucket."""
+
+    name = "word-count"
+    dim = 8
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for n, text in enumerate(texts):
+            for word in text.split():
+                rows[n, min(len(word), self.dim - 1)] += 1
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return np.asarray(rows / np.where(norms > 0, norms, 1), dtype=np.float32)
+
+
+WORD_COUNT_ENCODER = WordCountEncoder()
+
+
+@pytest.mark.parametrize("spec", ["tests.test_judge:WordCountEncoder", "tests.test_judge:WORD_COUNT_ENCODER"])
+def test_a_plugged_encoder_is_a_class_or_an_instance(spec: str) -> None:
+    encoder = load_encoder(spec)
+    assert isinstance(encoder, WordCountEncoder)
+    assert encoder.embed(["a bc"]).shape == (1, 8)
+
+
+@pytest.mark.parametrize("spec", ["tests.nowhere:Encoder", "tests.test_judge:CLAIMS", "none"])
+def test_an_encoder_that_is_not_one_is_refused(spec: str) -> None:
+    if spec == "none":
+        assert load_encoder(spec) is None
+        return
+    with pytest.raises(EncoderUnavailableError):
+        load_encoder(spec)

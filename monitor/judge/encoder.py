@@ -104,7 +104,8 @@ def load_encoder(spec: str | None) -> Encoder | None:
         target = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as e:
         raise EncoderUnavailableError(f"cannot load encoder {spec!r}: {e}") from e
-    encoder = target() if callable(target) and not isinstance(target, Encoder) else target
+    # a class has `name`, `dim` and `embed` too: instantiate it before asking what it is
+    encoder = target() if isinstance(target, type) or (callable(target) and not isinstance(target, Encoder)) else target
     if not isinstance(encoder, Encoder):
         raise EncoderUnavailableError(f"{spec!r} is not an encoder (needs name, dim and embed(texts))")
     return encoder
