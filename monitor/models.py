@@ -248,7 +248,7 @@ class JudgeSettings(Strict):
         "`monitor judge fit` wrote one, else the one shipped with the monitor",
     )
     embed_chars: int = Field(
-        default=600, ge=50, le=20_000, description="characters of an item the encoder reads (a Han character: 2.5)"
+        default=600, ge=50, le=20_000, description="characters of an item the encoder reads (a Han character: 3.5)"
     )
 
 

@@ -23,7 +23,7 @@ from monitor.normalize import fold_text
 
 MAX_SENTENCES = 60
 MAX_SENTENCE_CHARS = 400
-HAN_COST = 2.5  # English characters a Han character costs the encoder (measured: 345 vs 137 tokens per 600)
+HAN_COST = 3.5  # English characters a Han character costs the encoder: about 0.8 tokens against 0.27
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
