@@ -1,7 +1,8 @@
 """Polite HTTP downloads: conditional GET, connection limits, size caps, bounded time.
 
 The network edge. Every request goes through `Fetcher.fetch`, which follows redirects
-itself so that each hop is checked and counted.
+itself so that each hop is checked and counted, and every connection through `GatedBackend`,
+which connects only to addresses the URL gate checked (see `monitor.urlgate`).
 """
 
 from __future__ import annotations
@@ -11,30 +12,86 @@ import contextlib
 import email.utils
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from monitor.errors import BlockedURLError, FetchError
 from monitor.models import FetchResult, HttpSettings
-from monitor.urlgate import is_fetch_url_allowed
+from monitor.urlgate import Resolver, checked_addresses, is_fetch_url_allowed, same_host
 
 REDIRECTS = {301, 302, 303, 307, 308}
 UrlCheck = Callable[[str, str | None], str | None]
 
 
+class RefusedConnectionError(httpcore.ConnectError):
+    """The URL gate refused every address a host resolved to (or the lookup failed)."""
+
+
+class GatedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network, connecting only to addresses the URL gate checked: the host is
+    resolved once, here, every address of the answer is checked, and the socket connects to
+    one of them. TLS is still verified against the host name: httpcore starts it with the
+    URL's host, not the address. Hosts `exempt` says so of (the ones the user configured, or
+    all under `allow_private`) connect as usual."""
+
+    def __init__(self, exempt: Callable[[str], bool], resolver: Resolver | None = None) -> None:
+        self._exempt = exempt
+        self._resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = [host]
+        if not self._exempt(host):
+            addresses, reason = await asyncio.to_thread(checked_addresses, host, self._resolver)
+            if reason:
+                raise RefusedConnectionError(reason)
+        error: httpcore.ConnectError | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as e:  # another address of the name may answer
+                error = e
+        raise error or httpcore.ConnectError(f"no address for {host}")
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("the monitor connects to no Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
 class HttpxFetcher:
     """Downloads with httpx; one client per host, so that no pool serialises the rest."""
 
-    def __init__(self, settings: HttpSettings, check_url: UrlCheck | None = None) -> None:
+    def __init__(
+        self, settings: HttpSettings, check_url: UrlCheck | None = None, resolver: Resolver | None = None
+    ) -> None:
         self.settings = settings
         self.check_url = check_url or partial_gate(settings.allow_private)
         self._global = asyncio.Semaphore(settings.max_connections)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._tls: ssl.SSLContext | None = None  # one for every client: each costs ~30 ms and ~1 MB
+        self._source_hosts: set[str] = set()  # the hosts of the user's sources, exempt from the address rule
+        self._backend = GatedBackend(self._exempt, resolver)
+
+    def _exempt(self, host: str) -> bool:
+        return self.settings.allow_private or any(same_host(host, h) for h in self._source_hosts)
 
     async def __aenter__(self) -> HttpxFetcher:
         return self
@@ -51,14 +108,27 @@ class HttpxFetcher:
         if host not in self._clients:
             s = self.settings
             self._clients[host] = httpx.AsyncClient(
+                transport=self._transport(),
                 timeout=httpx.Timeout(s.timeout),
-                limits=httpx.Limits(max_connections=s.per_host, max_keepalive_connections=s.per_host),
                 headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
                 follow_redirects=False,
                 trust_env=False,
-                verify=self._tls_context(),
             )
         return self._clients[host]
+
+    def _transport(self) -> httpx.AsyncHTTPTransport:
+        """httpx's transport with its connection pool on the gated backend. httpx takes no
+        network backend, so the pool it built is replaced by the same pool on ours."""
+        s, tls = self.settings, self._tls_context()
+        transport = httpx.AsyncHTTPTransport(verify=tls, trust_env=False)
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            max_connections=s.per_host,
+            max_keepalive_connections=s.per_host,
+            keepalive_expiry=5.0,
+            network_backend=self._backend,
+        )
+        return transport
 
     def _tls_context(self) -> ssl.SSLContext:
         """httpx's default TLS settings (certifi's CAs), loaded once instead of once per host."""
@@ -80,6 +150,8 @@ class HttpxFetcher:
 
         Every hop passes the URL gate; `source_host` is the host the user configured, exempt
         from the private-address rule."""
+        if source_host:
+            self._source_hosts.add(source_host)
         try:
             return await self._follow(source_id, url, etag, last_modified, accept, source_host)
         except TimeoutError as e:
@@ -101,9 +173,7 @@ class HttpxFetcher:
             headers["If-Modified-Since"] = last_modified
         budget = _Budget(self.settings.deadline)
         for _hop in range(self.settings.max_redirects + 1):
-            async with budget.running():  # the gate's DNS lookup counts too
-                reason = await asyncio.to_thread(self.check_url, url, source_host)
-            if reason:
+            if reason := self.check_url(url, source_host):  # no lookup: names are checked on connecting
                 raise BlockedURLError(source_id, f"{url}: {reason}")
             host = (urlsplit(url).hostname or "").lower()
             semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
@@ -136,6 +206,10 @@ class HttpxFetcher:
             raise FetchError(source_id, "too many redirects") from e
         except httpx.DecodingError as e:
             raise FetchError(source_id, f"cannot decode response body: {e}") from e
+        except httpx.ConnectError as e:
+            if isinstance(e.__cause__, RefusedConnectionError):
+                raise BlockedURLError(source_id, f"{url}: {e.__cause__}") from e
+            raise FetchError(source_id, describe_error(e)) from e
         except httpx.HTTPError as e:
             raise FetchError(source_id, describe_error(e)) from e
 

@@ -9,7 +9,7 @@ import pytest
 
 from monitor import urlgate
 from monitor.robots import robots_allows
-from monitor.urlgate import address_reason, is_fetch_url_allowed
+from monitor.urlgate import address_reason, checked_addresses, is_fetch_url_allowed
 
 
 @pytest.mark.parametrize(
@@ -61,10 +61,6 @@ def test_address_reason(ip: str, refused: str | None) -> None:
         ("http://[::1]:8000/", "loopback"),
         ("http://[fe80::1]/", "link-local"),
         ("http://[::ffff:127.0.0.1]/", "loopback"),
-        ("http://2130706433/", "loopback"),  # 127.0.0.1 as one number: the resolver reads it so
-        ("http://0x7f.1/", "loopback"),
-        ("http://localhost/", "loopback"),
-        ("http://LOCALHOST./x", "loopback"),
         ("ftp://93.184.216.34/file", "scheme 'ftp'"),
         ("javascript:alert(1)", "scheme 'javascript'"),
         ("data:text/html,<p>x</p>", "scheme 'data'"),
@@ -85,14 +81,27 @@ def test_is_fetch_url_allowed(url: str, refused: str | None) -> None:
         assert reason is not None and refused in reason
 
 
-def test_a_name_is_refused_by_what_it_resolves_to(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(urlgate, "resolve_host", {"rebind.test": ["93.184.216.34", "10.0.0.7"]}.__getitem__)
-    assert is_fetch_url_allowed("http://rebind.test/") == "rebind.test resolves to private address 10.0.0.7"
+# 127.0.0.1 as one number, in hex, and by name: the resolver reads each so
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "localhost", "LOCALHOST."])
+def test_names_are_checked_by_what_they_resolve_to_when_connecting(host: str) -> None:
+    assert is_fetch_url_allowed(f"http://{host}/") is None  # the pre-check resolves nothing
+    addresses, reason = checked_addresses(host)
+    assert addresses == [] and reason is not None and "loopback" in reason
 
 
-def test_a_failed_lookup_is_no_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(urlgate, "resolve_host", lambda host: [])
-    assert is_fetch_url_allowed("https://no-such-host.invalid/feed") is None
+def test_one_bad_address_among_good_ones_refuses_the_name() -> None:
+    answers = {"rebind.test": ["93.184.216.34", "10.0.0.7"]}
+    addresses, reason = checked_addresses("rebind.test", answers.__getitem__)
+    assert (addresses, reason) == ([], "rebind.test resolves to private address 10.0.0.7")
+
+
+def test_a_failed_lookup_is_a_refusal() -> None:
+    assert checked_addresses("no-such-host.invalid", lambda host: []) == ([], "cannot resolve no-such-host.invalid")
+
+
+def test_public_answers_are_the_addresses_to_connect_to() -> None:
+    answers = {"example.test": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]}
+    assert checked_addresses("Example.Test.", answers.__getitem__) == (answers["example.test"], None)
 
 
 def test_resolve_host() -> None:
