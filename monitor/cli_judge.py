@@ -99,6 +99,9 @@ def _show(value: object) -> str:
 
 def cmd_judge_fit(args: argparse.Namespace, config: Config) -> int:
     judge = build_judge(config, calibrated=False)
+    if judge.encoder is None:  # the full model needs the sentence vectors
+        print("error: fitting needs the encoder ([judge] encoder): the calibration serves both", file=sys.stderr)
+        return EXIT_FAILED
     items = read_labelled(args.gold) if args.gold else []
     reviewed = [] if args.no_reviews else reviewed_items(open_repository(config).list_flags())
     if not items and not reviewed:

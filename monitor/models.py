@@ -60,6 +60,23 @@ class PageSelectors(Strict):
         return value
 
 
+def http_url_problem(url: str) -> str | None:
+    """Why `url` cannot be fetched as written, or None: checked when the config is read, so that
+    a typo is one line with its file and line, not a failure at every poll."""
+    if not url.lower().startswith(("http://", "https://")):
+        return "must be an http:// or https:// URL"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it validates it
+    except ValueError as e:  # "Invalid IPv6 URL", "Port out of range 0-65535", a port not a number
+        return f"not a valid URL: {e}"
+    if not parts.hostname:
+        return "has no host"
+    if any(ch.isspace() for ch in parts.hostname):
+        return "has a space in its host"
+    return None
+
+
 class Source(Strict):
     """One `[[source]]` table of sources.toml."""
 
@@ -78,8 +95,8 @@ class Source(Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.lower().startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        if problem := http_url_problem(value):
+            raise ValueError(problem)
         return value
 
     @property

@@ -32,6 +32,29 @@ CASES = [
         ["sources.toml:3", "[wire]", "url:", "'javascript:alert(1)'"],
     ),
     ("sources.toml", GOOD.replace('kind = "feed"\n', ""), ["sources.toml:1", "[wire]", "kind:", "required"]),
+    # URLs that used to pass the load and fail at every poll with a traceback or "internal error"
+    ("sources.toml", GOOD.replace("example.org/feed.xml", "[::1"), ["sources.toml:3", "[wire]", "url:", "IPv6"]),
+    (
+        "sources.toml",
+        GOOD.replace("example.org/", "example.org:99999/"),
+        ["sources.toml:3", "[wire]", "url:", "out of range"],
+    ),
+    ("sources.toml", GOOD.replace("example.org/feed.xml", ""), ["sources.toml:3", "[wire]", "url:", "no host"]),
+    (
+        "sources.toml",
+        GOOD.replace("example.org/", "example.org:http/"),
+        ["sources.toml:3", "[wire]", "url:", "not a valid URL"],
+    ),
+    (
+        "monitor.toml",
+        '[database]\nurl = "postgresql://u@db:port/monitor"\n',
+        ["monitor.toml:2", "database.url:", "port is not a number"],
+    ),
+    (
+        "monitor.toml",
+        '[database]\nurl = "postgresql://u@db:99999/monitor"\n',
+        ["monitor.toml:2", "database.url:", "out of range"],
+    ),
     ("sources.toml", GOOD.replace('"en"', '"fr"'), ["sources.toml:5", "[wire]", "lang:", "'fr'"]),
     ("sources.toml", GOOD.replace("600", "-5"), ["sources.toml:6", "[wire]", "interval:", "-5"]),
     ("sources.toml", GOOD.replace("600", "'often'"), ["sources.toml:6", "[wire]", "interval:", "'often'"]),

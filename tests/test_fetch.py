@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
+import zlib
 from datetime import UTC, datetime
 
 import pytest
@@ -45,6 +46,33 @@ def test_sends_user_agent_and_validators(httpserver: HTTPServer) -> None:
 def test_gzip_body_is_decompressed(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/g").respond_with_data(gzip.compress(b"<rss/>"), headers={"Content-Encoding": "gzip"})
     assert fetch(httpserver.url_for("/g")).content == b"<rss/>"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "packed"),
+    [
+        ("deflate", zlib.compress(b"<rss>deflate</rss>" * 2000)),  # zlib-wrapped, as RFC 9110 says
+        ("deflate", zlib.compress(b"<rss>deflate</rss>" * 2000)[2:-4]),  # raw, as some servers send
+        ("gzip", gzip.compress(b"<rss>deflate</rss>" * 2000)),
+        ("identity", b"<rss>deflate</rss>" * 2000),
+    ],
+)
+def test_each_content_encoding_is_undone_in_steps(httpserver: HTTPServer, encoding: str, packed: bytes) -> None:
+    httpserver.expect_request("/e").respond_with_data(packed, headers={"Content-Encoding": encoding})
+    roomy = SETTINGS.model_copy(update={"max_bytes": 100_000})
+    assert fetch(httpserver.url_for("/e"), roomy).content == b"<rss>deflate</rss>" * 2000  # type: ignore[attr-defined]
+
+
+def test_an_unknown_content_encoding_is_refused(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/br").respond_with_data(b"\x1b\x00", headers={"Content-Encoding": "br"})
+    with pytest.raises(FetchError, match="unsupported content encoding 'br'"):
+        fetch(httpserver.url_for("/br"))
+
+
+def test_a_broken_gzip_body_is_a_clear_error(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/bad").respond_with_data(b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="cannot decode response body"):
+        fetch(httpserver.url_for("/bad"))
 
 
 def test_body_over_the_cap_is_refused(httpserver: HTTPServer) -> None:

@@ -57,12 +57,17 @@ def parse_database_url(url: str) -> URL:
     """`url` as SQLAlchemy reads it; StorageError (which never repeats the text: it may hold a
     password) when it is no URL at all."""
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError as e:
         raise StorageError(
             "the database URL is not a SQLAlchemy URL (e.g. sqlite:///storage/monitor.db or "
             "postgresql+psycopg://user@host/db)"
         ) from e
+    except ValueError as e:  # a port that is not a number
+        raise StorageError("the database URL's port is not a number") from e
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise StorageError(f"the database URL's port {parsed.port} is out of range (1–65535)")
+    return parsed
 
 
 def check_database_url(url: str) -> str | None:
