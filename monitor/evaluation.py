@@ -54,7 +54,7 @@ def relevance_and_clusters(items: Sequence[LabelledItem], topic: TopicMatcher) -
     """Relevance, near-duplicates and stories as a poll cycle decides them."""
     outcome = Outcome()
     for item in items:
-        outcome.relevant[item.id] = topic.judge(item.title, f"{item.summary} {item.body}").relevant
+        outcome.relevant[item.id] = _relevant(topic, item)
     numbered = [
         _Clusterable(
             n,
@@ -72,6 +72,11 @@ def relevance_and_clusters(items: Sequence[LabelledItem], topic: TopicMatcher) -
             outcome.duplicate_of[ids[update.item_id]] = ids[update.duplicate_of]
         outcome.story[ids[update.item_id]] = str(update.story_id)
     return outcome
+
+
+def _relevant(topic: TopicMatcher, item: LabelledItem) -> bool:
+    """As a poll cycle judges an item once its article text is in: title, summary and body."""
+    return topic.judge(item.title, f"{item.summary} {item.body}").relevant
 
 
 def examples_of(judge: Judge, items: Sequence[LabelledItem]) -> list[Example]:
@@ -135,7 +140,7 @@ def fit(
     cross-validated F1 is lower than the calibration in force scores on the same items (a judge
     without a usable calibration has none to keep)."""
     if topic is not None:
-        items = [i for i in items if topic.judge(i.title, f"{i.summary} {i.body}").relevant]
+        items = [i for i in items if _relevant(topic, i)]
     if not items:
         raise ValueError("no labelled item to fit on")
     examples = examples_of(judge, items)

@@ -87,7 +87,7 @@ def _lexical_columns(features: PairFeatures) -> Matrix:
 
 def _best_rule(judge: Judge, calibration: Calibration, examples: Sequence[Example]) -> tuple[float, float]:
     """The threshold and keep ratio with the best F1 on the examples (ties: the higher threshold)."""
-    probabilities = [_probability(judge, calibration, e) for e in examples]
+    probabilities = [flag_probability(calibration, e.features(judge)) for e in examples]
     best: tuple[float, float, float] = (-1.0, 0.5, 0.5)
     for threshold, keep in itertools.product(THRESHOLDS, KEEP_RATIOS):
         trial = Calibration(calibration.flag, calibration.flag_lexical, calibration.relation, threshold, keep)
@@ -99,10 +99,6 @@ def _best_rule(judge: Judge, calibration: Calibration, examples: Sequence[Exampl
         if f1 > best[0] or (f1 == best[0] and threshold > best[1]):
             best = (f1, threshold, keep)
     return best[1], best[2]
-
-
-def _probability(judge: Judge, calibration: Calibration, example: Example) -> Matrix:
-    return flag_probability(calibration, example.features(judge))
 
 
 def judge_examples(judge: Judge, calibration: Calibration, examples: Sequence[Example]) -> list[Verdict]:

@@ -176,12 +176,16 @@ def _stories(
     return {"story_precision": ratio(tp, tp + fp), "story_recall": ratio(tp, tp + fn)}
 
 
-def _pairs(items: Sequence[LabelledItem], outcome: Outcome, root: Mapping[str, str]) -> tuple[dict, dict]:  # type: ignore[type-arg]
-    gold: dict[tuple[str, str], str] = {}
+Pairs = dict[tuple[str, str], str]  # (original item, claim) → the gold relation
+Found = dict[tuple[str, str], Counter[str]]  # (original item, claim) → the relations flagged
+
+
+def _pairs(items: Sequence[LabelledItem], outcome: Outcome, root: Mapping[str, str]) -> tuple[Pairs, Found]:
+    gold: Pairs = {}
     for item in items:
         for claim_id, relation in item.claims.items():
             gold.setdefault((root[item.id], claim_id), relation)
-    flagged: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    flagged: Found = defaultdict(Counter)
     for item in items:
         for claim_id, relation in outcome.flags.get(item.id, {}).items():
             flagged[(root[item.id], claim_id)][relation] += 1
