@@ -7,7 +7,6 @@ apply, and a failure is recorded on the item, never dropping it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -52,12 +51,6 @@ class RobotsCache:
         except SourceError:
             return ""
         return (result.content or b"").decode("utf-8", "replace")
-
-
-async def fetch_articles(
-    items: Sequence[StoredItem], fetcher: Fetcher, robots: RobotsCache, source_host: str | None
-) -> list[ArticleOutcome]:
-    return list(await asyncio.gather(*(fetch_article(i, fetcher, robots, source_host) for i in items)))
 
 
 async def fetch_article(

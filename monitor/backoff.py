@@ -18,12 +18,19 @@ polled at least every `backoff_max` seconds, and shown as failing until it recov
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import email.utils
+import math
+from datetime import UTC, datetime, timedelta
 
 from monitor.models import PollSettings
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_DOUBLINGS = 40  # 2**40 intervals is beyond any cap; keeps the float finite
+# Units for a long wait in words, largest first (a year of 365.25 days); below two hours,
+# seconds read well enough.
+_UNITS = (("years", 365.25 * 86400), ("days", 86400.0), ("hours", 3600.0))
+# Past this a wait is shown as "over", not digit by digit (`int(1e308)` has 309 of them).
+_LONGEST_SHOWN = 1e15
 
 
 def backoff_seconds(
@@ -45,6 +52,21 @@ def backoff_seconds(
         if status in RETRY_AFTER_STATUSES and retry_after is not None and retry_after > 0:
             base = max(base, min(retry_after, ceiling))
     return base * (1.0 + jitter * min(max(rand, 0.0), 1.0))
+
+
+def describe_wait(seconds: float) -> str:
+    """A wait as whole seconds with thousands grouped, and in a larger unit once past two of
+    it: "120s", "7,200s (2 hours)", "1,000,000,000s (31.7 years)". A float's `:g` format gave
+    "1e+09s"."""
+    if math.isnan(seconds):
+        return "an unreadable wait"
+    if seconds > _LONGEST_SHOWN:
+        return f"over {int(_LONGEST_SHOWN):,}s (beyond any cap)"
+    whole = round(max(seconds, 0.0))
+    for unit, size in _UNITS:
+        if whole >= 2 * size:
+            return f"{whole:,}s ({whole / size:,.1f} {unit})".replace(".0 ", " ")
+    return f"{whole:,}s"
 
 
 def poll_delay(
@@ -83,3 +105,19 @@ def is_due(
     if next_poll_at is None or next_poll_at <= now:
         return True
     return next_poll_at - now > longest_delay(poll, source_interval, errors=errors) + timedelta(seconds=1)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

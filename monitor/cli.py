@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -25,8 +26,8 @@ from monitor.models import CycleReport, Fetcher, Source, SourceState
 from monitor.pipeline import Cycle, utcnow
 from monitor.service import holding_lock, run_cycle, serve
 from monitor.status import StatusReport, build_status, status_json
-from monitor.storage import SqlRepository, open_database
-from monitor.storage.lock import POLL, SERVICE, LockHeldError, lock_holder
+from monitor.storage import SqlRepository, close_databases, open_database
+from monitor.storage.lock import POLL, SERVICE, LockHeldError, abandon_running_cycles, lock_holder, why_gone
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_BUSY = 3  # another process holds the database lock
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MonitorError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        close_databases()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,6 +122,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
     try:
         with holding_lock(engine, POLL, config.settings, "monitor run --once"):
+            abandon_running_cycles(engine, at=utcnow())  # left by a run that was killed
             repo = SqlRepository(engine)
             repo.sync_sources(config.sources)
             sources = [s for s in config.sources if s.enabled]
@@ -138,23 +142,30 @@ async def _poll_with_progress(
 ) -> CycleReport:
     async with HttpxFetcher(config.settings.http) as fetcher:
         cycle = build_cycle(config, repo, fetcher)
-        if not console.is_terminal:
-            return await run_cycle(sources, cycle, trigger="once")
-        columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("", total=len(sources))
-            return await run_cycle(
-                sources,
-                cycle,
-                trigger="once",
-                on_outcome=lambda o: progress.update(task, advance=1, description=o.source_id),
-            )
+        with contextlib.ExitStack() as stack:
+            if cycle.verifier is not None:
+                stack.enter_context(cycle.verifier)
+            return await _run_with_progress(sources, cycle, console)
+
+
+async def _run_with_progress(sources: list[Source], cycle: Cycle, console: Console) -> CycleReport:
+    if not console.is_terminal:
+        return await run_cycle(sources, cycle, trigger="once")
+    columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=len(sources))
+        return await run_cycle(
+            sources,
+            cycle,
+            trigger="once",
+            on_outcome=lambda o: progress.update(task, advance=1, description=o.source_id),
+        )
 
 
 def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
     """What a poll cycle works with; the one place it is put together (run --once, serve)."""
     # Imported here: building the judge loads its encoder, which most commands never need.
-    from monitor.judge.build import build_judge
+    from monitor.judge.build import build_judge, build_verifier
 
     return Cycle(
         repo,
@@ -163,6 +174,7 @@ def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
         topic_matcher(config),
         RobotsCache(fetcher, config.settings.http.user_agent),
         build_judge(config),
+        verifier=build_verifier(config),
     )
 
 
@@ -256,15 +268,19 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
     repo = SqlRepository(engine)
+    now, service, poll = utcnow(), lock_holder(engine, SERVICE), lock_holder(engine, POLL)
     report = build_status(
-        now=utcnow(),
+        now=now,
         settings=config.settings,
         sources=config.sources,
         states=repo.source_states([s.id for s in config.sources]),
-        service=lock_holder(engine, SERVICE),
-        poll=lock_holder(engine, POLL),
+        service=service,
+        poll=poll,
         last_cycle=repo.last_cycle(),
         last_digest=repo.last_digest(),
+        service_gone=why_gone(service, now) if service else None,
+        poll_gone=why_gone(poll, now) if poll else None,
+        verify_pending=repo.count_verify_pending() if config.settings.judge.verifier.kind != "off" else 0,
     )
     engine.dispose()
     if args.json:
@@ -278,17 +294,37 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _print_verifier(console: Console, report: StatusReport) -> None:
+    v = report.verifier
+    if v is None:
+        return
+    line = f"verifier: {v.model} at {v.base_url}; {v.pending_items} items wait for it"
+    console.print(line, style="yellow" if v.pending_items else None)
+    used = report.last_cycle.verifier if report.last_cycle else None
+    if used is not None:
+        console.print(
+            f"  last cycle: {used.calls} calls, {used.tokens} tokens, {used.seconds:.1f}s; {used.invalid} unusable "
+            f"answers, {used.errors} failed calls, {used.left} questions left for the next cycle"
+            + (f"; stopped: {used.stopped}" if used.stopped else "")
+        )
+
+
 def _print_status(report: StatusReport) -> None:
     console = Console()
     holder = report.service
     if report.service_running and holder:
         console.print(f"service: running, pid {holder.pid} on {holder.host}, since {_stamp(holder.acquired_at)} UTC")
+    elif report.service_stale:
+        console.print(f"service: not running ({report.service_stale.reason}: a stale lock)", style="red")
     else:
         console.print("service: not running", style="red")
     if report.poll:
         console.print(
             f"poll in progress: {report.poll.purpose} (pid {report.poll.pid}), since {_stamp(report.poll.acquired_at)}"
         )
+    elif report.poll_stale:
+        stale = report.poll_stale
+        console.print(f"poll lock: stale, left by {stale.holder.purpose} ({stale.reason}); the next poll takes it over")
     console.print(
         f"next: poll {_stamp(report.next_poll_at)}, digest {_stamp(report.next_digest_at)}, "
         f"maintenance {_stamp(report.next_maintenance_at)} (UTC; schedule in {report.timezone})"
@@ -299,8 +335,11 @@ def _print_status(report: StatusReport) -> None:
             f"last cycle #{c.id} ({c.trigger}): {c.status}, {_stamp(c.started_at)}, {c.sources} sources: "
             f"{c.ok} ok, {c.not_modified} not modified, {c.failed} failed; {c.new} new, {c.duplicate} duplicate"
         )
+        if report.stale_cycle:
+            console.print(f"cycle {c.id}: {report.stale_cycle}", style="red")
         for source_id, error in c.failures:
             console.print(f"  {source_id}: {error[:160]}", style="red")
+    _print_verifier(console, report)
     d = report.last_digest
     console.print(
         f"last digest: {_stamp(d.period_start)} → {_stamp(d.period_end)}, {d.item_count} items, {d.path}"

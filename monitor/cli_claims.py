@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import re
 import sys
@@ -31,7 +32,7 @@ from monitor.judge.importing import (
 )
 from monitor.judge.registry import ARTICLE_ID, Article, Claim, Registry
 from monitor.judge.standing import standings
-from monitor.models import StoredFlag
+from monitor.models import StoredFlag, Verification
 from monitor.pipeline import match_items
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -102,7 +103,14 @@ def flag_json(flag: StoredFlag) -> dict[str, Any]:
         "reviewed_at": iso(flag.reviewed_at),
         "sources": list(flag.sources),
         "item": item_json(flag.item, FLAG_ITEM_FIELDS),
+        "verification": verification_json(flag.verification),
     }
+
+
+def verification_json(v: Verification | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {"status": v.status, "model": v.model, "at": iso(v.at), "reason": v.reason, "confidence": v.confidence}
 
 
 def cmd_flags(args: argparse.Namespace, config: Config) -> int:
@@ -111,10 +119,12 @@ def cmd_flags(args: argparse.Namespace, config: Config) -> int:
         print_json([flag_json(f) for f in flags])
         return EXIT_OK
     table = Table(title=f"{len(flags)} flags")
-    for column in ("id", "claim", "relation", "score", "state", "published", "item", "evidence"):
+    checked = any(f.verification is not None for f in flags)
+    columns = ("id", "claim", "relation", "score", "state", "published", "item", "evidence")
+    for column in columns + (("verifier",) if checked else ()):
         table.add_column(column, overflow="fold")
     for f in flags:
-        table.add_row(
+        row = [
             str(f.id),
             f.claim_id,
             f.relation,
@@ -123,7 +133,8 @@ def cmd_flags(args: argparse.Namespace, config: Config) -> int:
             f"{f.item.published_at:%Y-%m-%d}",
             f"{f.item.title} ({', '.join(f.sources)})",
             f.evidence[:240],
-        )
+        ]
+        table.add_row(*row, *((f.verification.summary()[:240] if f.verification else "",) if checked else ()))
     Console().print(table)
     return EXIT_OK
 
@@ -205,6 +216,8 @@ def cmd_claim_show(args: argparse.Namespace, config: Config) -> int:
         print(f"    {f.item.title}")
         print(f"    {f.item.url or f.item.canonical_url or ''}  [{', '.join(f.sources)}]")
         print(f"    “{f.evidence}”")
+        if f.verification is not None:
+            print(f"    {f.verification.summary()}")
         if f.note:
             print(f"    note: {f.note}")
     return EXIT_OK
@@ -248,10 +261,19 @@ def _folded(text: str) -> str:
 
 def cmd_rematch(args: argparse.Namespace, config: Config) -> int:
     # Imported here: building the judge loads its encoder, which the other commands never need.
-    from monitor.judge.build import build_judge
+    from monitor.judge.build import build_judge, build_verifier
 
-    count = match_items(open_repository(config), build_judge(config), datetime.now(UTC), since=args.since, again=True)
+    judge, verifier = build_judge(config), build_verifier(config)
+    repo = open_repository(config)
+    with contextlib.ExitStack() as stack:
+        if verifier is not None:  # one cycle's budget; what is left waits for the next poll cycle
+            stack.enter_context(verifier)
+        count = match_items(repo, judge, datetime.now(UTC), since=args.since, again=True, verifier=verifier)
     print(f"re-matched {count} items")
+    if verifier is not None:
+        used = verifier.report()
+        waiting = repo.count_verify_pending()
+        print(f"verifier: {used.calls} calls, {used.tokens} tokens; {waiting} items wait for a later cycle")
     return EXIT_OK
 
 

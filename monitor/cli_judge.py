@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,7 +14,7 @@ from typing import Any
 from monitor.cli_output import open_repository, print_json, topic_matcher
 from monitor.config import Config, load_registry
 from monitor.evaluation import DEFAULT_FOLDS, evaluate, fit
-from monitor.judge.build import FITTED_FILE, build_judge, calibration_path
+from monitor.judge.build import FITTED_FILE, build_judge, build_verifier, calibration_path
 from monitor.judge.judge import Judge
 from monitor.judge.labels import LabelledItem, read_labelled
 from monitor.models import StoredFlag
@@ -51,6 +53,11 @@ def register(commands: Any) -> None:
     )
     eval_.add_argument("--folds", type=int, help="also report figures cross-validated over N folds (by event)")
     eval_.add_argument("--cross-language", action="store_true", help="score story pairs across languages too")
+    eval_.add_argument(
+        "--verifier",
+        action="store_true",
+        help="also ask the verifier of [judge.verifier] about the judge's candidates (every one: no budget)",
+    )
     eval_.add_argument("--json", action="store_true")
     eval_.set_defaults(func=cmd_eval)
 
@@ -66,7 +73,16 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     judge = _judge_for(config, args.claims)
     items = read_labelled(args.gold)
     topic = topic_matcher(config, judge.registry)
-    result = evaluate(items, judge, topic, folds=args.folds, cross_language=args.cross_language)
+    verifier = None
+    if args.verifier:
+        verifier = build_verifier(config)
+        if verifier is None:
+            print('error: --verifier: no verifier is configured ([judge.verifier] kind = "openai")', file=sys.stderr)
+            return EXIT_FAILED
+    with contextlib.ExitStack() as stack:
+        if verifier is not None:
+            stack.enter_context(verifier)
+        result = evaluate(items, judge, topic, folds=args.folds, cross_language=args.cross_language, verifier=verifier)
     doc = {
         "items": len(items),
         "judged": result.judged,
@@ -75,16 +91,28 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         "fitted": result.fitted,
         "cross_validated": result.cross_validated,
     }
+    if result.verified is not None and verifier is not None:
+        doc["verified"] = result.verified
+        doc["verifier"] = {"model": verifier.model, **dataclasses.asdict(result.verifier or verifier.report())}
     if args.json:
         print_json(doc)
         return EXIT_OK
     print(f"{len(items)} labelled items, {result.judged} judged (relevant originals); encoder {judge.encoder_name}")
     print(f"calibration: {doc['calibration']}")
     columns = ["with this calibration"] + (["cross-validated"] if result.cross_validated else [])
+    columns += ["verified"] if result.verified is not None else []
     print(f"{'figure':20} " + " ".join(f"{c:>22}" for c in columns))
     for key in _SHOWN:
         values = [result.fitted.get(key)] + ([result.cross_validated.get(key)] if result.cross_validated else [])
+        values += [result.verified.get(key)] if result.verified is not None else []
         print(f"{key:20} " + " ".join(f"{_show(v):>22}" for v in values))
+    if result.verifier is not None and verifier is not None:
+        v = result.verifier
+        print(
+            f"verifier {verifier.model}: {v.calls} calls, {v.tokens} tokens, {v.seconds:.1f}s; "
+            f"{v.invalid} unusable answers, {v.errors} failed calls, {v.left} questions not asked"
+            + (f" (stopped: {v.stopped})" if v.stopped else "")
+        )
     for family, scores in result.fitted["per_language"].items():
         print(f"  {family}: P {_show(scores['flag_precision'])} R {_show(scores['flag_recall'])}")
     print("claim  gold flagged hit")

@@ -4,6 +4,11 @@ Precedence: a byte-order mark, then the Content-Type header, then a `<meta>` tag
 codec is used only if it decodes the whole page strictly; otherwise the next declaration is
 tried, and then charset-normalizer's detection, so that a wrong label never yields mojibake.
 Without a BOM, bytes that are valid non-ASCII UTF-8 are read as UTF-8 whatever the label says.
+`decode_html_noting` also says when the first declaration was wrong, for the source's warning.
+
+Detection is ambiguous on short texts (four GBK characters decode without fault as Big5, CP949
+and Shift JIS too), so among the candidates it finds about equally plausible the codecs of this
+monitor's sources win: Chinese, then Western.
 
 Pure functions, no I/O.
 """
@@ -42,21 +47,40 @@ _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:+-]+)""", re.IGNORE
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([\w.:+-]+)""", re.IGNORECASE)
 # Far enough to pass the long scripts and comments some pages put before their <meta>.
 META_SCAN_BYTES = 8192
+# Preferred among near ties of detection, in this order (charset-normalizer's names).
+_PREFERRED = ("gb18030", "big5", "big5hkscs", "cp1252")
+# Candidates whose chaos (charset-normalizer's mess ratio, 0 to 1) is within this of the least tie.
+_NEAR_TIE = 0.025
 
 
 def decode_html(content: bytes, headers: dict[str, str]) -> str:
     """The text of an HTML page; never mojibake from a wrong declaration."""
-    candidates = _declarations(content, headers)
+    return decode_html_noting(content, headers)[0]
+
+
+def decode_html_noting(content: bytes, headers: dict[str, str]) -> tuple[str, str | None]:
+    """The text of an HTML page, and a note when its first declaration did not decode it
+    ("declared utf-8 but the bytes are gb18030; decoded as gb18030")."""
+    declared = _declarations(content, headers)
+    candidates = list(declared)
     if _bom_codec(content) is None and _is_utf8_text(content):
         # Legacy text is all but never valid UTF-8 by chance (UTF-8 needs exact lead and
         # continuation byte patterns), so trying UTF-8 first only corrects wrong labels.
         candidates.insert(0, "utf-8")
     for codec in candidates:
-        try:
-            return content.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    return _detect(content)
+        if (text := _decoded(content, codec)) is not None:
+            return text, _wrong_label_note(declared, codec)
+    detected = detect_charset(content)
+    if detected is None:  # hardly ever: some single-byte codec decodes nearly any bytes
+        note = f"declared {declared[0]} but no codec decodes the bytes; decoded as utf-8, with replacements"
+        return content.decode("utf-8", errors="replace"), note if declared else None
+    return content.decode(detected), _wrong_label_note(declared, detected)
+
+
+def _wrong_label_note(declared: list[str], used: str) -> str | None:
+    if not declared or declared[0] == used:
+        return None
+    return f"declared {declared[0]} but the bytes are {used}; decoded as {used}"
 
 
 def declared_charset(content: bytes, headers: dict[str, str]) -> str | None:
@@ -126,14 +150,28 @@ def normalize_charset(label: str) -> str | None:
     return _SUPERSETS.get(key, name)
 
 
-def _detect(content: bytes) -> str:
-    best = charset_normalizer.from_bytes(content).best()
-    if best is None:
-        return content.decode("utf-8", errors="replace")
-    codec = normalize_charset(best.encoding)
-    if codec:
-        try:
-            return content.decode(codec)
-        except UnicodeDecodeError:
-            pass
-    return str(best)
+def detect_charset(content: bytes) -> str | None:
+    """The codec detection finds most plausible for the bytes, as `normalize_charset` names it
+    (else as detected, when the wider codec fails on them); Chinese, then Western, codecs win
+    near ties. None when no codec decodes them."""
+    matches = list(charset_normalizer.from_bytes(content))
+    if not matches:
+        return None
+    least = min(match.chaos for match in matches)
+    close = [match.encoding for match in matches if match.chaos <= least + _NEAR_TIE]
+    chosen = next((name for name in _PREFERRED if name in close), close[0])
+    for codec in (normalize_charset(chosen), chosen):
+        if codec and _decodes(content, codec):
+            return codec
+    return None
+
+
+def _decodes(content: bytes, codec: str) -> bool:
+    return _decoded(content, codec) is not None
+
+
+def _decoded(content: bytes, codec: str) -> str | None:
+    try:
+        return content.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None

@@ -24,6 +24,9 @@ from monitor.judge.calibration import Calibration
 from monitor.judge.fitting import Example, Verdict, cross_validate, fit_calibration, judge_examples
 from monitor.judge.judge import Judge
 from monitor.judge.labels import LabelledItem, Outcome, event_of, figures, roots
+from monitor.judge.llm import Verifier
+from monitor.judge.verifier import questions_for, settle_item, unsettled
+from monitor.models import VerifierOutcome, VerifierReport
 from monitor.relevance import TopicMatcher
 
 DEFAULT_FOLDS = 5
@@ -48,6 +51,8 @@ class Evaluation:
     fitted: dict[str, Any]
     cross_validated: dict[str, Any] | None
     judged: int
+    verified: dict[str, Any] | None = None  # with a verifier: its flags' figures
+    verifier: VerifierReport | None = None  # and what they cost
 
 
 def relevance_and_clusters(items: Sequence[LabelledItem], topic: TopicMatcher) -> Outcome:
@@ -98,8 +103,10 @@ def evaluate(
     *,
     folds: int | None = None,
     cross_language: bool = False,
+    verifier: Verifier | None = None,
 ) -> Evaluation:
-    """The figures with the judge's calibration, and cross-validated ones with `folds`."""
+    """The figures with the judge's calibration, and cross-validated ones with `folds`; with a
+    `verifier`, also the figures of the flags its verdicts leave, and what it cost."""
     outcome = relevance_and_clusters(items, topic)
     judged = [i for i in items if outcome.relevant[i.id] and i.id not in outcome.duplicate_of]
     examples = examples_of(judge, judged)
@@ -107,7 +114,46 @@ def evaluate(
     crossed = None
     if folds:
         crossed = _scored(items, outcome, cross_validate(judge, examples, folds), cross_language)
-    return Evaluation(fitted, crossed, len(judged))
+    if verifier is None:
+        return Evaluation(fitted, crossed, len(judged))
+    verdicts, report = verify_examples(judge, verifier, judged, examples)
+    verified = _scored(items, outcome, verdicts, cross_language)
+    return Evaluation(fitted, crossed, len(judged), verified, report)
+
+
+def verify_examples(
+    judge: Judge, verifier: Verifier, items: Sequence[LabelledItem], examples: Sequence[Example]
+) -> tuple[list[Verdict], VerifierReport]:
+    """The flags each example keeps once the verifier has judged the judge's candidates, as a
+    poll cycle would (the same questions, the same rules), with every question asked: the
+    evaluation's budget is the whole set."""
+    settings = verifier.settings
+    asked = []
+    for item, example in zip(items, examples, strict=True):
+        decisions, candidates = judge.candidates(
+            example.reading, example.vectors, floor=settings.min_score, limit=settings.max_candidates
+        )
+        questions = questions_for(
+            item.id,
+            item.title,
+            item.text,
+            example.reading,
+            candidates,
+            model=verifier.model,
+            text_chars=settings.text_chars,
+        )
+        asked.append((example.id, decisions, questions))
+    verifier.start_cycle(budget=None)
+    known: dict[str, VerifierOutcome] = {}
+    outcomes = verifier.resolve(unsettled((q for _, _, qs in asked for q, _ in qs), known), known)
+    verdicts = []
+    for example_id, decisions, questions in asked:
+        flags, _left = settle_item(decisions, questions, outcomes, verifier.model)
+        verdicts.append(Verdict(example_id, {d.claim_id: d.relation for d in flags}))
+    u = verifier.usage
+    return verdicts, VerifierReport(
+        u.calls, u.tokens, round(u.seconds, 3), u.invalid, u.errors, u.left, verifier.stopped
+    )
 
 
 def _scored(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
+import itertools
 import ssl
+import threading
 import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from monitor.backoff import describe_wait, parse_retry_after
 from monitor.errors import BlockedURLError, FetchError
 from monitor.models import FetchResult, HttpSettings
 from monitor.urlgate import Resolver, checked_addresses, is_fetch_url_allowed, same_host
@@ -61,6 +64,54 @@ class Inflater:
 def _is_zlib_header(data: bytes) -> bool:
     """RFC 1950's two-byte header: deflate method, a header checksum divisible by 31."""
     return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+
+
+class BodyMemory:
+    """The bytes every body may take together (`[http] max_total_bytes`): counted a piece at a
+    time as it arrives, and until the `FetchResult` that carries it is dropped (the cycle has
+    parsed it), not only while it downloads: downloads finish faster than bodies are parsed, and
+    bodies waiting for their turn are memory too. A download waits for room, except the one
+    admitted first among those holding bytes: it may always go on (up to its own cap), so one
+    always finishes and frees its share. Bounded so: the total plus one cap.
+
+    Released from any thread (a result may be dropped in a worker thread), so the waiters are
+    futures woken on their own loops."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._held: dict[int, int] = {}  # holder -> bytes, in the order they were admitted
+        self._guard = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._holders = itertools.count()
+
+    def holder(self) -> int:
+        return next(self._holders)
+
+    async def take(self, holder: int, size: int) -> None:
+        while True:
+            with self._guard:
+                if self.used + size <= self.total or next(iter(self._held), holder) == holder:
+                    self._held[holder] = self._held.get(holder, 0) + size
+                    self.used += size
+                    return
+                loop = asyncio.get_running_loop()
+                woken = loop.create_future()
+                self._waiters.append((loop, woken))
+            await woken
+
+    def release(self, holder: int) -> None:
+        with self._guard:
+            self.used -= self._held.pop(holder, 0)
+            waiters, self._waiters = self._waiters, []
+        for loop, woken in waiters:
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits there
+                loop.call_soon_threadsafe(_wake, woken)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class RefusedConnectionError(httpcore.ConnectError):
@@ -125,6 +176,7 @@ class HttpxFetcher:
         self._tls: ssl.SSLContext | None = None  # one for every client: each costs ~30 ms and ~1 MB
         self._source_hosts: set[str] = set()  # the hosts of the user's sources, exempt from the address rule
         self._backend = GatedBackend(self._exempt, resolver)
+        self._memory = BodyMemory(settings.max_total_bytes)
 
     def _exempt(self, host: str) -> bool:
         return self.settings.allow_private or any(same_host(host, h) for h in self._source_hosts)
@@ -232,10 +284,17 @@ class HttpxFetcher:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                     message = f"HTTP {response.status_code} {response.reason_phrase}".strip()
                     if retry_after is not None:  # shown, so that a reader sees why polls pause
-                        message += f" (Retry-After: {retry_after:g}s)"
+                        message += f" (Retry-After: {describe_wait(retry_after)})"
                     raise FetchError(source_id, message, status=response.status_code, retry_after=retry_after)
-                body = await self._read_capped(source_id, response)
-                return self._result(source_id, url, response, body)
+                holder = self._memory.holder()
+                try:
+                    body = await self._read_capped(source_id, response, holder)
+                    result = self._result(source_id, url, response, body)
+                except BaseException:
+                    self._memory.release(holder)
+                    raise
+                weakref.finalize(result, self._memory.release, holder)  # counted until the body is dropped
+                return result
         except httpx.TimeoutException as e:
             raise FetchError(source_id, f"timed out ({type(e).__name__})") from e
         except httpx.TooManyRedirects as e:  # pragma: no cover - we follow redirects ourselves
@@ -249,15 +308,16 @@ class HttpxFetcher:
         except httpx.HTTPError as e:
             raise FetchError(source_id, describe_error(e)) from e
 
-    async def _read_capped(self, source_id: str, response: httpx.Response) -> bytes:
+    async def _read_capped(self, source_id: str, response: httpx.Response, holder: int) -> bytes:
         """The body, decoded, refused once it passes the cap. It is decompressed here, in steps
         of at most `Inflater.STEP` bytes of output: httpx would inflate each network chunk
         whole, and 64 KB of a gzip bomb is 64 MB, so sixteen bombs at once took 643 MB before
-        any cap was checked. Now a download holds at most the cap and one step."""
+        any cap was checked. Now a download holds at most the cap and one step, and all of them
+        together what `BodyMemory` allows."""
         cap = self.settings.max_bytes
         encoding = response.headers.get("content-encoding", "").strip().lower()
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap and not encoding:
+        if declared.isascii() and declared.isdigit() and int(declared) > cap and not encoding:
             raise FetchError(source_id, f"response of {declared} bytes is over the {cap}-byte cap")
         try:
             inflater = Inflater(encoding)
@@ -271,6 +331,7 @@ class HttpxFetcher:
                     size += len(piece)
                     if size > cap:
                         raise FetchError(source_id, f"response is over the {cap}-byte cap")
+                    await self._memory.take(holder, len(piece))
                     pieces.append(piece)
             rest = inflater.flush()
         except zlib.error as e:
@@ -329,22 +390,6 @@ def describe_error(error: BaseException) -> str:
 
 def clean_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def partial_gate(allow_private: bool) -> UrlCheck:

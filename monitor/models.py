@@ -123,6 +123,7 @@ class HttpSettings(Strict):
     max_connections: int = Field(default=16, ge=1)
     per_host: int = Field(default=2, ge=1)
     max_bytes: int = Field(default=10_000_000, ge=1024)
+    max_total_bytes: int = Field(default=40_000_000, ge=1024, description="bodies buffered at once, all downloads")
     max_redirects: int = Field(default=5, ge=0, le=20)
     allow_private: bool = Field(default=False, description="let followed links reach private addresses")
 
@@ -133,6 +134,12 @@ class PollSettings(Strict):
     backoff_max: int = Field(default=86400, ge=1, description="longest wait between polls of a failing source")
     future_tolerance: int = Field(default=3600, ge=0, description="seconds a date may lie ahead")
     article: ArticleMode = Field(default="relevant", description="whose linked article to fetch")
+    # What a cycle spends on linked articles, so one slow site cannot hold up the next poll of
+    # the others; what is left stays pending and is fetched first on the next cycle.
+    source_articles: int = Field(default=20, ge=0, description="articles fetched per source and cycle")
+    source_article_seconds: float = Field(default=15.0, gt=0, description="seconds per source and cycle on articles")
+    cycle_articles: int = Field(default=200, ge=0, description="articles fetched per cycle, all sources")
+    cycle_article_seconds: float = Field(default=20.0, gt=0, description="seconds per cycle on articles")
 
 
 class DigestSettings(Strict):
@@ -189,6 +196,15 @@ class EmailSettings(Strict):
     def _one_line(cls, value: str | None) -> str | None:
         if value is not None and re.search(r"[\r\n\x00]", value):
             raise ValueError("must be one line")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        """A host name or address alone: a URL or host:port here (a common slip) would fail at
+        the first digest, hours later."""
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+", value):
+            raise ValueError(f"{value!r} is not a host name or address (no scheme, port or path: the port is `port`)")
         return value
 
     @model_validator(mode="after")
@@ -253,6 +269,63 @@ class LogSettings(Strict):
     level: Literal["debug", "info", "warning", "error"] | None = None
 
 
+VerifierKind = Literal["off", "openai"]
+StructuredMode = Literal["json_schema", "json_object", "none"]
+
+
+class VerifierSettings(Strict):
+    """`[judge.verifier]`: a language model that checks the judge's candidates (README, "A second
+    opinion from a language model"). Off by default. The API key is never in a file: it is read
+    from the environment variable named by `api_key_env` (none: the server wants no key)."""
+
+    kind: VerifierKind = Field(default="off", description='"off" or "openai" (the OpenAI-compatible chat API)')
+    base_url: str = Field(
+        default="http://127.0.0.1:11434/v1", description="the API's base URL, up to /v1 (Ollama's default here)"
+    )
+    model: str = Field(default="", description="the model name the server knows")
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds per call")
+    max_calls_per_cycle: int = Field(default=100, ge=0, description="calls a cycle may make; the rest wait")
+    max_tokens: int = Field(default=300, ge=16, le=8192, description="tokens an answer may take")
+    concurrency: int = Field(default=2, ge=1, le=32, description="calls at once")
+    min_score: float = Field(
+        default=0.15, ge=0, le=1, description="the judge's probability from which a claim is a candidate"
+    )
+    max_candidates: int = Field(default=3, ge=1, le=20, description="candidate claims per item, best first")
+    text_chars: int = Field(default=2000, ge=200, le=50_000, description="characters of the item sent")
+    structured: StructuredMode = Field(
+        default="json_schema",
+        description="how the answer's shape is asked for: the server's JSON-schema mode, "
+        "its JSON mode, or the prompt alone",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ({"api_key", "key", "token"} & data.keys()):
+            raise ValueError(
+                "an API key is never read from a config file: remove it, put the key in an environment variable "
+                "and name that variable in api_key_env"
+            )
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        if parts.username or parts.password:
+            raise ValueError("no credentials in the URL: name the key's environment variable in api_key_env")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _model_named(self) -> VerifierSettings:
+        if self.kind != "off" and not self.model.strip():
+            raise ValueError('a verifier needs the model\'s name: model = "..."')
+        return self
+
+
 class JudgeSettings(Strict):
     """`[judge]`: the encoder and calibration the judge uses (README, "The judge")."""
 
@@ -267,6 +340,7 @@ class JudgeSettings(Strict):
     embed_chars: int = Field(
         default=600, ge=50, le=20_000, description="characters of an item the encoder reads (a Han character: 3.5)"
     )
+    verifier: VerifierSettings = VerifierSettings()
 
 
 class Settings(Strict):
@@ -314,9 +388,10 @@ def _weekday_names(part: str) -> str:
     return ",".join(dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1, step)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class FetchResult:
-    """What one download gave: a body (200), nothing new (304), never an error."""
+    """What one download gave: a body (200), nothing new (304), never an error. (Weakly
+    referable: the fetcher counts a body against its memory budget until the result is dropped.)"""
 
     source_id: str
     url: str
@@ -446,6 +521,22 @@ class SourceOutcome:
     warning: str | None = None
     http_status: int | None = None
     seconds: float = 0.0
+    next_poll_at: datetime | None = None  # set on the source once its follow-up work is done or handed on
+    articles_left: int = 0  # articles still pending after this cycle's budget
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierReport:
+    """What a cycle's verifier did: calls made, tokens the server counted, seconds spent, unusable
+    answers, failed calls, questions left for a later cycle, and why it stopped calling ("")."""
+
+    calls: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    invalid: int = 0
+    errors: int = 0
+    left: int = 0
+    stopped: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +544,7 @@ class CycleReport:
     started_at: datetime
     finished_at: datetime
     outcomes: list[SourceOutcome]
+    verifier: VerifierReport | None = None
 
     @property
     def all_failed(self) -> bool:
@@ -495,6 +587,61 @@ class Fetcher(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Verification:
+    """What the language model said of a flag. `status`: `verified` (its verdict made the flag:
+    relation and evidence are its), `unverified` (not asked yet: the budget was spent or the
+    server could not be reached; asked in a later cycle), `failed` (it answered twice with
+    something unusable: the judge's flag stands as it was)."""
+
+    status: str
+    model: str
+    at: datetime | None = None
+    reason: str | None = None
+    confidence: float | None = None
+
+    def summary(self) -> str:
+        """What the verifier said, in a line for a reader."""
+        if self.status == "verified":
+            confidence = f", confidence {self.confidence:.2f}" if self.confidence is not None else ""
+            return f"verified by {self.model}{confidence}: {self.reason or ''}".rstrip(": ")
+        if self.status == "failed":
+            return f"not verified ({self.model} gave no usable answer: {self.reason or '-'}); the judge's flag"
+        return "not verified yet (the verifier's budget was spent or its server unreachable); the judge's flag"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierAnswer:
+    """A valid verdict: `quote` is in the item (as the model wrote it)."""
+
+    relation: str
+    quote: str
+    reason: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierOutcome:
+    """What became of a question: `ok` (an answer), `invalid` (two unusable answers: cached, never
+    asked again), `error` (the server failed or could not be reached: asked again in a later
+    cycle, `attempts` counting the cycles). `calls` and `tokens` are what it cost this time."""
+
+    key: str
+    status: str
+    model: str
+    at: datetime
+    answer: VerifierAnswer | None = None
+    error: str | None = None
+    attempts: int = 1
+    calls: int = 0
+    tokens: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """Whether the question needs no more calls (a server error may be retried)."""
+        return self.status != "error"
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """A claim an item bears on: the relation, a score, the evidence sentence and the reason."""
 
@@ -503,6 +650,7 @@ class Decision:
     score: float
     evidence: str
     why: str
+    verification: Verification | None = None  # None: no verifier configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +669,7 @@ class StoredFlag:
     reviewed_at: datetime | None
     item: StoredItem
     sources: tuple[str, ...]
+    verification: Verification | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,7 +694,7 @@ class CycleRecord:
     trigger: str  # serve | once
     started_at: datetime
     finished_at: datetime | None
-    status: str  # running | ok | partial | failed | interrupted | crashed
+    status: str  # running | ok | partial | failed | interrupted | crashed | abandoned
     sources: int
     ok: int = 0
     not_modified: int = 0
@@ -554,6 +703,7 @@ class CycleRecord:
     duplicate: int = 0
     unchanged: int = 0
     failures: tuple[tuple[str, str], ...] = ()
+    verifier: VerifierReport | None = None
 
 
 @dataclass(frozen=True, slots=True)

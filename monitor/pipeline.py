@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,7 +23,7 @@ import numpy as np
 from jinja2 import Environment
 from sqlalchemy.exc import IntegrityError
 
-from monitor.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_articles
+from monitor.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_article
 from monitor.backoff import poll_delay
 from monitor.clustering import IndexCache, cluster_pending
 from monitor.dedupe import plan_batch
@@ -30,16 +31,22 @@ from monitor.digest.build import Digest, DigestInput, build_digest
 from monitor.digest.run import write_markdown
 from monitor.errors import ParseError, SourceError
 from monitor.judge.judge import Judge
+from monitor.judge.llm import Verifier
 from monitor.judge.reading import ItemReading
+from monitor.judge.verifier import questions_for, settle_item, unsettled
+from monitor.lifeline import die_with_parent
 from monitor.models import (
     ArticleUpdate,
     CycleReport,
+    Decision,
     Fetcher,
     FetchResult,
+    PollSettings,
     Settings,
     Source,
     SourceOutcome,
     StoredItem,
+    VerifierReport,
 )
 from monitor.normalize import canonical_url, clean_text, detect_lang
 from monitor.prepare import PreparedBatch, prepare_batch, prepare_in_worker
@@ -79,42 +86,102 @@ class Cycle:
     clock: Clock = utcnow
     parser: Executor | None = None  # where documents are parsed; None: in the event loop's thread
     indexes: IndexCache = dataclasses.field(default_factory=IndexCache)  # near-duplicates and stories
+    verifier: Verifier | None = None  # [judge.verifier]; None: off
 
 
-async def poll_sources(sources: Sequence[Source], cycle: Cycle, *, on_outcome: OnOutcome | None = None) -> CycleReport:
-    """Poll each source once. Downloads run in parallel; each batch is written when its
-    download completes (one writer: this event loop)."""
+async def poll_sources(
+    sources: Sequence[Source],
+    cycle: Cycle,
+    *,
+    on_outcome: OnOutcome | None = None,
+    others: Sequence[Source] = (),
+) -> CycleReport:
+    """Poll each source once; fetch the articles a budget left pending for `others` (sources
+    not due); then near-duplicates, stories and claims for every item not done yet. Downloads
+    run in parallel; each batch is written when its download completes (one writer: this event
+    loop). A source's next poll is set last: a cycle cut short leaves it due, its work found and
+    done first by the next one."""
     started_at = cycle.clock()
+    budget = ArticleBudget.start(cycle.settings.poll)
+    if cycle.verifier is not None:
+        cycle.verifier.start_cycle()
     outcomes: list[SourceOutcome] = []
     with parse_pool(cycle, len(sources)) as working:
-        tasks = [asyncio.create_task(poll_one(s, working)) for s in sources]
+        catch_up = [asyncio.create_task(enrich_items(s, working, budget)) for s in leftover(others, cycle)]
+        tasks = [asyncio.create_task(poll_one(s, working, budget)) for s in sources]
         for task in asyncio.as_completed(tasks):
             outcome = await task
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
+        for left in await asyncio.gather(*catch_up, return_exceptions=True):
+            if isinstance(left, BaseException):  # a bug: the items stay pending for the next cycle
+                log.error("catching up on articles failed: %r", left)
     cluster_and_match(cycle)
+    cycle.repo.schedule_polls({o.source_id: o.next_poll_at for o in outcomes if o.next_poll_at is not None})
     order = {s.id: n for n, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.source_id])
-    return CycleReport(started_at, cycle.clock(), outcomes)
+    return CycleReport(started_at, cycle.clock(), outcomes, verifier_report(cycle.verifier))
 
 
-async def poll_one(source: Source, cycle: Cycle) -> SourceOutcome:
+def verifier_report(verifier: Verifier | None) -> VerifierReport | None:
+    return verifier.report() if verifier is not None else None
+
+
+def leftover(sources: Sequence[Source], cycle: Cycle) -> list[Source]:
+    """Those of `sources` with articles still pending (a budget or a stop cut them short); none
+    when the budget allows no article at all."""
+    if not cycle.settings.poll.source_articles or not cycle.settings.poll.cycle_articles:
+        return []
+    by_mode: dict[bool, list[str]] = {True: [], False: []}
+    for source in sources:
+        mode = source.article or cycle.settings.poll.article
+        if mode != "never":
+            by_mode[mode == "all"].append(source.id)
+    pending = {
+        source_id
+        for include_irrelevant, ids in by_mode.items()
+        for source_id in cycle.repo.sources_needing_articles(ids, include_irrelevant=include_irrelevant)
+    }
+    return [s for s in sources if s.id in pending]
+
+
+def has_follow_up(sources: Sequence[Source], cycle: Cycle) -> bool:
+    """Whether work is left that a cycle would do without polling: articles pending for
+    `sources`, items not clustered or judged."""
+    return bool(leftover(sources, cycle)) or cycle.repo.has_unfinished_items()
+
+
+@dataclass
+class ArticleBudget:
+    """What a cycle may still spend on linked articles: a count and a deadline (monotonic
+    seconds), shared by its sources; each source also has its own share (`[poll]`)."""
+
+    left: int
+    deadline: float
+
+    @classmethod
+    def start(cls, poll: PollSettings) -> ArticleBudget:
+        return cls(poll.cycle_articles, time.monotonic() + poll.cycle_article_seconds)
+
+    def take(self, wanted: int) -> int:
+        """Up to `wanted` articles from what is left."""
+        taken = max(0, min(wanted, self.left))
+        self.left -= taken
+        return taken
+
+    def seconds(self, share: float) -> float:
+        """Seconds a source may spend now: its share, within the cycle's deadline."""
+        return max(0.0, min(share, self.deadline - time.monotonic()))
+
+
+async def poll_one(source: Source, cycle: Cycle, budget: ArticleBudget) -> SourceOutcome:
     """Fetch, store, then enrich one source; any failure is recorded on the source."""
     began = time.monotonic()
-    state = cycle.repo.source_state(source.id)
     try:
-        result = await cycle.fetcher.fetch(
-            source.id,
-            source.url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            accept=FEED_ACCEPT if source.kind == "feed" else ARTICLE_ACCEPT,
-            source_host=source.host,
-        )
-        prepared = None if result.not_modified else await prepare_result(source, result, cycle)
-        outcome = store_result(source, result, cycle, prepared)
-        await enrich_items(source, cycle)
+        outcome = await fetch_and_store(source, cycle)
+        left = await enrich_items(source, cycle, budget)
+        outcome = dataclasses.replace(outcome, articles_left=left)
     except SourceError as e:
         outcome = _failed(source, cycle, e.message, e.kind, getattr(e, "status", None), getattr(e, "retry_after", None))
     except Exception as e:  # a bug: keep its traceback in the log, keep the other sources going
@@ -122,23 +189,41 @@ async def poll_one(source: Source, cycle: Cycle) -> SourceOutcome:
         outcome = _failed(source, cycle, f"internal error: {type(e).__name__}: {e}", "internal", None)
     elapsed = time.monotonic() - began
     log.info(
-        "source=%s status=%s new=%d duplicate=%d unchanged=%d seconds=%.2f%s",
+        "source=%s status=%s new=%d duplicate=%d unchanged=%d seconds=%.2f%s%s",
         source.id,
         outcome.status,
         outcome.counts.new,
         outcome.counts.duplicate,
         outcome.counts.unchanged,
         elapsed,
+        f" articles_left={outcome.articles_left}" if outcome.articles_left else "",
         f" error={outcome.error!r}" if outcome.error else "",
     )
     return dataclasses.replace(outcome, seconds=elapsed)
+
+
+async def fetch_and_store(source: Source, cycle: Cycle) -> SourceOutcome:
+    """Download the source and store its batch. The download (counted against the fetcher's
+    memory budget while it lives) is dropped on return, before the articles are fetched."""
+    state = cycle.repo.source_state(source.id)
+    result = await cycle.fetcher.fetch(
+        source.id,
+        source.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        accept=FEED_ACCEPT if source.kind == "feed" else ARTICLE_ACCEPT,
+        source_host=source.host,
+    )
+    prepared = None if result.not_modified else await prepare_result(source, result, cycle)
+    return store_result(source, result, cycle, prepared)
 
 
 def store_result(
     source: Source, result: FetchResult, cycle: Cycle, prepared: PreparedBatch | None = None
 ) -> SourceOutcome:
     """Store one download (prepared here unless `prepared` is given), or record a 304, in one
-    transaction."""
+    transaction. The outcome carries the next poll, which the caller sets once the follow-up
+    work is done (`poll_sources`)."""
     repo, settings = cycle.repo, cycle.settings
     next_poll_at = cycle.clock() + poll_delay(settings.poll, source.interval, errors=0, rand=random.random())
     if result.not_modified:
@@ -150,9 +235,8 @@ def store_result(
                 status="not_modified",
                 etag=result.etag or None,
                 last_modified=result.last_modified,
-                next_poll_at=next_poll_at,
             )
-        return SourceOutcome(source.id, "not_modified", http_status=304)
+        return SourceOutcome(source.id, "not_modified", http_status=304, next_poll_at=next_poll_at)
     if prepared is None:
         prepared = _usable(source, prepare_batch(source, result, cycle.topic, _tolerance(cycle)))
     intents = prepared.intents
@@ -168,28 +252,42 @@ def store_result(
                     status="ok",
                     etag=result.etag,
                     last_modified=result.last_modified,
-                    next_poll_at=next_poll_at,
                 )
             break
         except IntegrityError:
             if attempt:  # another writer stored the same items meanwhile; plan again once
                 raise
-    return SourceOutcome(source.id, "ok", counts=counts, warning=prepared.warning, http_status=result.status)
+    return SourceOutcome(
+        source.id, "ok", counts=counts, warning=prepared.warning, http_status=result.status, next_poll_at=next_poll_at
+    )
 
 
-async def enrich_items(source: Source, cycle: Cycle) -> None:
-    """Fetch the articles of this source's items that still lack their text (new ones, and
-    any a crash left behind), then store text, canonical link, language and relevance."""
-    mode = source.article or cycle.settings.poll.article
+async def enrich_items(source: Source, cycle: Cycle, budget: ArticleBudget) -> int:
+    """Fetch the articles of this source's items that still lack their text (oldest first: what
+    an earlier budget or a stop left, then the new ones) and store text, canonical link,
+    language and relevance, each as it arrives. Within the source's share and the cycle's
+    budget: no download starts once the time is spent (those under way finish, bounded by
+    their own deadline), so one slow site cannot hold up the others' next poll, and each cycle
+    makes progress. Returns how many are left pending for the next cycle."""
+    poll = cycle.settings.poll
+    mode = source.article or poll.article
     if mode == "never":
-        return
-    pending = cycle.repo.items_needing_article(source.id, include_irrelevant=mode == "all")
-    if not pending:
-        return
-    outcomes = await fetch_articles(pending, cycle.fetcher, cycle.robots, source.host)
-    by_id = {item.id: item for item in pending}
-    updates = [article_update(by_id[o.item_id], o, cycle.topic) for o in outcomes]
-    cycle.repo.apply_articles(updates)
+        return 0
+    include_irrelevant = mode == "all"
+    wanted = budget.take(poll.source_articles)
+    queue = deque(cycle.repo.items_needing_article(source.id, include_irrelevant=include_irrelevant, limit=wanted))
+    budget.left += wanted - len(queue)
+    share_ends = time.monotonic() + poll.source_article_seconds
+
+    async def fetch_in_turn() -> None:
+        while queue and budget.seconds(share_ends - time.monotonic()) > 0:
+            item = queue.popleft()
+            outcome = await fetch_article(item, cycle.fetcher, cycle.robots, source.host)
+            cycle.repo.apply_articles([article_update(item, outcome, cycle.topic)])
+
+    await asyncio.gather(*(fetch_in_turn() for _ in range(min(len(queue), cycle.settings.http.per_host))))
+    budget.left += len(queue)  # not started: back to the cycle's budget
+    return cycle.repo.count_needing_article(source.id, include_irrelevant=include_irrelevant)
 
 
 def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatcher) -> ArticleUpdate:
@@ -216,7 +314,7 @@ def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
     (oldest first, so a copy points at its original), then the claims; `chunk` items at a time,
     each chunk stored before the next is loaded, so memory does not grow with the cycle."""
     cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk)
-    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk)
+    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier)
 
 
 def match_items(
@@ -228,19 +326,72 @@ def match_items(
     since: datetime | None = None,
     again: bool = False,
     chunk: int = 500,
+    verifier: Verifier | None = None,
 ) -> int:
     """Judge relevant original items against the claims and store the flags; returns the count
     of items judged. `again` re-judges items judged before (review states are kept). Items are
     loaded, judged and stored `chunk` at a time, so memory does not grow with their number; an
-    item's sentence vectors are stored once and reused, so a rematch embeds nothing new."""
+    item's sentence vectors are stored once and reused, so a rematch embeds nothing new. With a
+    `verifier`, its verdicts decide the flags (`verify_matches`), and items it could not finish
+    with are judged again, from their stored vectors, in the next cycle."""
     count, after = 0, None
-    while items := repo.items_to_match(source_id=source_id, since=since, again=again, after=after, limit=chunk):
-        readings = [judge.read(i.title, f"{i.summary}\n{i.text or ''}", i.published_at) for i in items]
+    pending_too = verifier is not None
+    while items := repo.items_to_match(
+        source_id=source_id, since=since, again=again, pending=pending_too, after=after, limit=chunk
+    ):
+        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
         vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
-        results = [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)]
-        repo.save_matches(results, now)
+        if verifier is None:
+            results = [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)]
+            repo.save_matches(results, now)
+        else:
+            results, pending = verify_matches(repo, judge, verifier, items, readings, vectors)
+            repo.save_matches(results, now, pending)
         count, after = count + len(items), items[-1].id
     return count
+
+
+def _item_text(item: StoredItem) -> str:
+    return f"{item.summary}\n{item.text or ''}"
+
+
+def verify_matches(
+    repo: SqlRepository,
+    judge: Judge,
+    verifier: Verifier,
+    items: Sequence[StoredItem],
+    readings: Sequence[ItemReading],
+    vectors: Sequence[np.ndarray | None],
+) -> tuple[list[tuple[int, list[Decision]]], set[int]]:
+    """Each item's flags once the verifier has had its say on the judge's candidates, and the
+    items with questions left (the cycle's budget spent or the server down: their judge flags
+    stand, `unverified`, until a later cycle asks). Stored answers are used, never paid twice."""
+    settings = verifier.settings
+    asked = []
+    for item, reading, vecs in zip(items, readings, vectors, strict=True):
+        decisions, candidates = judge.candidates(reading, vecs, floor=settings.min_score, limit=settings.max_candidates)
+        questions = questions_for(
+            item.id,
+            item.title,
+            _item_text(item),
+            reading,
+            candidates,
+            model=verifier.model,
+            text_chars=settings.text_chars,
+        )
+        asked.append((item.id, decisions, questions))
+    known = repo.load_verdicts(q.key for _, _, questions in asked for q, _ in questions)
+    fresh = verifier.resolve(unsettled((q for _, _, qs in asked for q, _ in qs), known), known)
+    repo.save_verdicts(fresh.values())
+    outcomes = known | fresh
+    results: list[tuple[int, list[Decision]]] = []
+    pending: set[int] = set()
+    for item_id, decisions, questions in asked:
+        flags, left = settle_item(decisions, questions, outcomes, verifier.model)
+        results.append((item_id, flags))
+        if left:
+            pending.add(item_id)
+    return results, pending
 
 
 def item_vectors(
@@ -309,8 +460,14 @@ def parse_pool(cycle: Cycle, sources: int) -> Iterator[Cycle]:
     if cycle.parser is not None or cores < 2 or sources < PARSE_POOL_MIN_SOURCES:
         yield cycle
         return
-    # spawn, not fork: this process has threads (asyncio.to_thread, heartbeats) that fork would copy mid-lock
-    pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn"))
+    # spawn, not fork: this process has threads (asyncio.to_thread, heartbeats) that fork would copy mid-lock.
+    # Workers end with this process, also when it is killed (monitor.lifeline).
+    pool = ProcessPoolExecutor(
+        max_workers=cores,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     log.debug("preparing %d sources in %d worker processes", sources, cores)
     try:
         yield dataclasses.replace(cycle, parser=pool)

@@ -55,10 +55,19 @@ from monitor.digest.run import DigestOutcome, run_digest
 from monitor.errors import MonitorError
 from monitor.fetch import HttpxFetcher
 from monitor.models import CycleReport, Fetcher, Settings, Source, SourceOutcome
-from monitor.pipeline import Clock, Cycle, OnOutcome, poll_sources, utcnow
+from monitor.pipeline import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
 from monitor.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
 from monitor.storage import SqlRepository
-from monitor.storage.lock import POLL, SERVICE, DbLock, Heartbeat, LockHeldError, LockOwner, lock_holder
+from monitor.storage.lock import (
+    POLL,
+    SERVICE,
+    DbLock,
+    Heartbeat,
+    LockHeldError,
+    LockOwner,
+    abandon_running_cycles,
+    lock_holder,
+)
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -69,10 +78,16 @@ CycleFactory = Callable[[SqlRepository, Fetcher], Cycle]
 
 
 async def run_cycle(
-    sources: Sequence[Source], cycle: Cycle, *, trigger: str, on_outcome: OnOutcome | None = None
+    sources: Sequence[Source],
+    cycle: Cycle,
+    *,
+    trigger: str,
+    on_outcome: OnOutcome | None = None,
+    others: Sequence[Source] = (),
 ) -> CycleReport:
-    """Poll `sources` once, recorded as a cycle row: running, then its counts and failures
-    (also when interrupted: the sources done by then are counted)."""
+    """Poll `sources` once (and catch up on `others`' pending articles), recorded as a cycle
+    row: running, then its counts and failures (also when interrupted: the sources done by then
+    are counted)."""
     began = time.monotonic()
     cycle_id = cycle.repo.start_cycle(trigger=trigger, at=cycle.clock(), sources=len(sources))
     outcomes: list[SourceOutcome] = []
@@ -84,15 +99,28 @@ async def run_cycle(
 
     status = "crashed"
     try:
-        report = await poll_sources(sources, cycle, on_outcome=collect)
+        report = await poll_sources(sources, cycle, on_outcome=collect, others=others)
         status = cycle_status(outcomes)
         return report
     except asyncio.CancelledError:
         status = "interrupted"
         raise
     finally:
-        cycle.repo.finish_cycle(cycle_id, at=cycle.clock(), status=status, outcomes=outcomes)
+        verified = verifier_report(cycle.verifier)
+        cycle.repo.finish_cycle(cycle_id, at=cycle.clock(), status=status, outcomes=outcomes, verifier=verified)
         _log_cycle(cycle_id, trigger, status, len(sources), outcomes, time.monotonic() - began)
+        if verified is not None:
+            log.info(
+                "event=verifier cycle=%d calls=%d tokens=%d seconds=%.2f invalid=%d errors=%d left=%d stopped=%r",
+                cycle_id,
+                verified.calls,
+                verified.tokens,
+                verified.seconds,
+                verified.invalid,
+                verified.errors,
+                verified.left,
+                verified.stopped,
+            )
         _log_backoff(cycle.repo, outcomes)
 
 
@@ -173,11 +201,27 @@ def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
             heartbeat.add(service_lock)
             repo = SqlRepository(engine)
             repo.sync_sources(config.sources)
-            service = Service(config, repo, DbLock(engine, POLL, owner, ttl=ttl), heartbeat, make_cycle)
+            poll_lock = DbLock(engine, POLL, owner, ttl=ttl)
+            _abandon_dead_cycles(poll_lock)
+            service = Service(config, repo, poll_lock, heartbeat, make_cycle)
             return asyncio.run(service.run())
     finally:
         service_lock.release()
         log.info("event=stopped pid=%d", owner.pid)
+
+
+def _abandon_dead_cycles(poll_lock: DbLock) -> None:
+    """At start, mark `abandoned` the cycles a killed process left `running`, holding the poll
+    lock for it (taken over when its holder is gone); skipped when a live process holds it."""
+    try:
+        poll_lock.acquire("monitor serve: start")
+    except LockHeldError as e:
+        log.info("event=abandon_check_skipped reason=locked holder=%r", str(e))
+        return
+    try:
+        abandon_running_cycles(poll_lock.engine, at=poll_lock.clock())
+    finally:
+        poll_lock.release()
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -300,17 +344,25 @@ class Service:
     # -- jobs
 
     async def poll_due(self) -> None:
-        """Poll the sources that are due, as one cycle, holding the poll lock."""
+        """Poll the sources that are due, as one cycle, holding the poll lock; with none due,
+        a cycle still runs when work is left over (articles a budget or a stop left pending,
+        items not clustered or judged), so cut work is done within a tick of a restart."""
         async with self._writer:
+            assert self._base is not None and self._fetcher is not None
             due = self.due_sources(self.clock())
-            if not due or not self._take(self.poll_lock, "monitor serve: poll cycle"):
+            others = [s for s in self.sources if s not in due]
+            if not due and not await asyncio.to_thread(has_follow_up, others, self._base):
+                return
+            if not self._take(self.poll_lock, "monitor serve: poll cycle"):
                 return
             try:
-                assert self._base is not None and self._fetcher is not None
+                # a `run --once` killed since the last cycle left its row `running`: under the
+                # poll lock, no live cycle can be running, so such a row is abandoned
+                abandon_running_cycles(self.repo.engine, at=self.clock())
                 cycle = dataclasses.replace(
                     self._base, robots=RobotsCache(self._fetcher, self.settings.http.user_agent)
                 )
-                await run_cycle(due, cycle, trigger="serve")
+                await run_cycle(due, cycle, trigger="serve", others=others)
             finally:
                 self._give(self.poll_lock)
 

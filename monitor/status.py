@@ -7,6 +7,10 @@ Healthy means: `monitor serve` holds its lock with a live heartbeat, and some en
 was polled successfully within `[service] unhealthy_after` of its intervals (a service that
 started more recently than that is given the time). One failing source does not make the
 service unhealthy; it is shown as failing, with its backoff.
+
+A holder that was killed (kill -9) leaves its lock row and its cycle `running`: the caller says
+which holders are gone (`monitor.storage.lock.why_gone`), and the report shows them, and a cycle
+that no live holder of the poll lock started, as stale rather than running or in progress.
 """
 
 from __future__ import annotations
@@ -44,6 +48,25 @@ class Health:
 
 
 @dataclass(frozen=True, slots=True)
+class StaleHolder:
+    """A lock row whose holder is gone: nobody holds the lock; its next taker takes it over."""
+
+    holder: LockHolder
+    reason: str  # e.g. "pid 12 on host-a, which is no longer running"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierStatus:
+    """The verifier in force (never its key): its server and model, and the items whose questions
+    wait for a later cycle (the budget was spent, or the server could not be reached)."""
+
+    model: str
+    base_url: str
+    api_key_env: str | None
+    pending_items: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     now: datetime
     service: LockHolder | None
@@ -57,6 +80,10 @@ class StatusReport:
     last_digest: DigestRecord | None
     sources: list[SourceHealth] = field(default_factory=list)
     health: Health = Health(True)
+    service_stale: StaleHolder | None = None
+    poll_stale: StaleHolder | None = None
+    stale_cycle: str | None = None  # why the last cycle, `running`, is not: "running in pid 12, which ..."
+    verifier: VerifierStatus | None = None
 
 
 def build_status(
@@ -69,17 +96,23 @@ def build_status(
     poll: LockHolder | None,
     last_cycle: CycleRecord | None,
     last_digest: DigestRecord | None,
+    service_gone: str | None = None,
+    poll_gone: str | None = None,
+    verify_pending: int = 0,
 ) -> StatusReport:
+    """`service_gone`, `poll_gone`: why that lock's holder is known to be gone (`why_gone`), if it is."""
     by_id = {s.id: s for s in states}
     health_rows = [source_health(s, by_id.get(s.id), settings.poll.interval) for s in sources]
-    running = service is not None and service.expires_at >= now
+    service_gone = _gone(service, service_gone, now)
+    poll_gone = _gone(poll, poll_gone, now)
+    running = service is not None and service_gone is None
     enabled = [h for h in health_rows if h.enabled]
     schedule = settings.schedule
     return StatusReport(
         now=now,
         service=service,
         service_running=running,
-        poll=poll if poll is not None and poll.expires_at >= now else None,
+        poll=poll if poll_gone is None else None,
         timezone=schedule.timezone,
         next_poll_at=min((max(h.next_poll_at or now, now) for h in enabled), default=None),
         next_digest_at=next_fire(cron_trigger(schedule.digest_cron, schedule.timezone), now),
@@ -88,7 +121,45 @@ def build_status(
         last_digest=last_digest,
         sources=health_rows,
         health=assess_health(now, service if running else None, enabled, settings.service.unhealthy_after),
+        service_stale=_stale(service, service_gone),
+        poll_stale=_stale(poll, poll_gone),
+        stale_cycle=stale_cycle(last_cycle, poll, poll_gone),
+        verifier=verifier_status(settings, verify_pending),
     )
+
+
+def verifier_status(settings: Settings, pending: int) -> VerifierStatus | None:
+    v = settings.judge.verifier
+    if v.kind == "off":
+        return None
+    return VerifierStatus(v.model, v.base_url, v.api_key_env, pending)
+
+
+def _gone(holder: LockHolder | None, gone: str | None, now: datetime) -> str | None:
+    if holder is None:
+        return None
+    return gone or ("whose lock expired" if holder.expires_at < now else None)
+
+
+def _stale(holder: LockHolder | None, gone: str | None) -> StaleHolder | None:
+    if holder is None or gone is None:
+        return None
+    return StaleHolder(holder, f"pid {holder.pid} on {holder.host}, {gone}")
+
+
+def stale_cycle(cycle: CycleRecord | None, poll: LockHolder | None, poll_gone: str | None) -> str | None:
+    """Why a `running` last cycle is not running; None when it is (or is not `running`). Every
+    cycle runs under the poll lock, taken before the cycle starts and both stamped by that one
+    process's clock: a running cycle is in progress only if a live holder took the lock before."""
+    if cycle is None or cycle.status != "running":
+        return None
+    if poll is None:
+        return "running, but no process holds the poll lock (stale)"
+    if cycle.started_at < poll.acquired_at:
+        return f"running, but pid {poll.pid} has taken the poll lock since it started (stale)"
+    if poll_gone is None:
+        return None
+    return f"running in pid {poll.pid}, {poll_gone} (stale)"
 
 
 def source_health(source: Source, state: SourceState | None, default_interval: int) -> SourceHealth:
@@ -162,8 +233,13 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "now": report.now,
             "healthy": report.health.ok,
             "health_reasons": list(report.health.reasons),
-            "service": {"running": report.service_running, "holder": report.service},
+            "service": {
+                "running": report.service_running,
+                "holder": report.service,
+                "stale": report.service_stale.reason if report.service_stale else None,
+            },
             "poll_in_progress": report.poll,
+            "poll_stale": report.poll_stale,
             "timezone": report.timezone,
             "next": {
                 "poll": report.next_poll_at,
@@ -173,8 +249,11 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "last_cycle": report.last_cycle,
             "sources": report.sources,
             "last_digest": report.last_digest,
+            "verifier": report.verifier,
         }
     )
+    if data["last_cycle"] is not None:
+        data["last_cycle"]["stale"] = report.stale_cycle
     return data
 
 

@@ -5,14 +5,17 @@ test process's, which holds models loaded by other tests); the bombs are served 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from contextlib import ExitStack
 from pathlib import Path
 
 from tests.conftest import Workspace
-from tests.loopback import scripted_server
+from tests.loopback import Handler, Script, scripted_server
 
 BOMBS = 16
 PEAK_MB = 300  # the issue's bound for the whole run
@@ -61,3 +64,46 @@ def test_sixteen_gzip_bombs_at_once_stay_within_memory(workspace: Workspace) -> 
         check=True,
     )
     assert done.stdout.count("over the 10000000-byte cap") == BOMBS
+
+
+def slow_large_feed(megabytes: int) -> Script:
+    """A valid feed of one item padded to `megabytes` MB by a comment, sent in 64 KB pieces
+    over a second or two: all downloads are under way at once."""
+    head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>'
+    entry = b"<item><title>Export controls on AI chips</title><link>https://news.example/big</link></item>"
+    padding = megabytes * 1_000_000 - len(head) - len(entry) - 30
+    body = head + entry + b"<!--" + b"x" * padding + b"--></channel></rss>"
+
+    def send(h: Handler, stop: threading.Event) -> None:
+        h.start(Content_Length=str(len(body)))
+        for start in range(0, len(body), 64 * 1024):
+            if stop.is_set():
+                return
+            h.wfile.write(body[start : start + 64 * 1024])
+            time.sleep(0.01)
+
+    return send
+
+
+def test_large_downloads_at_once_share_one_memory_budget(workspace: Workspace) -> None:
+    """Sixteen 9 MB feeds arriving at once, each under the 10 MB cap: without a total every
+    download buffers its whole body at the same time; with `max_total_bytes` they take turns
+    for room (the first admitted always goes on, so none waits forever), every one is stored,
+    and the run's peak stays lower. Both runs here, one after the other, on the same servers."""
+    peaks = {}
+    with ExitStack() as stack:
+        servers = [stack.enter_context(scripted_server(f"127.0.0.{n + 1}")) for n in range(BOMBS)]
+        urls = [server.script(f"/big{n}.xml", slow_large_feed(9)) for n, server in enumerate(servers)]
+        workspace.sources(*({"id": f"big{n}", "url": url, "kind": "feed"} for n, url in enumerate(urls)))
+        for total in (10**10, 20_000_000):
+            workspace.database.unlink(missing_ok=True)
+            workspace.write("monitor.toml", f'[poll]\narticle = "never"\n[http]\nmax_total_bytes = {total}\n')
+            code, peaks[total], err = run_once(workspace)
+            assert code == 0, err
+            assert sqlite3.connect(workspace.database).execute("SELECT count(*) FROM item").fetchone() == (BOMBS,)
+    unbounded, bounded = peaks[10**10], peaks[20_000_000]
+    # 16 x 9 MB at once, against 20 MB (+ one cap) at once. Seen: unbounded 478–545 MB; bounded
+    # 205–242 MB in a fresh pytest process, 355–407 MB after other tests ran in-process (the
+    # parsers' own memory, which the budget does not count, then overlaps more): the budget's
+    # effect is the comparison, the 300 MB bound of the issue is for the gzip bombs above.
+    assert bounded < unbounded - 50, peaks

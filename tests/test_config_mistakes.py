@@ -55,6 +55,16 @@ CASES = [
         '[database]\nurl = "postgresql://u@db:99999/monitor"\n',
         ["monitor.toml:2", "database.url:", "out of range"],
     ),
+    (
+        "monitor.toml",
+        '[email]\nhost = "smtp://mail.example.org:587"\nsender = "a@example.org"\nrecipients = ["b@example.org"]\n',
+        ["monitor.toml:2", "email.host:", "not a host name"],
+    ),
+    (
+        "monitor.toml",
+        '[email]\nhost = "mail.example.org:587"\nsender = "a@example.org"\nrecipients = ["b@example.org"]\n',
+        ["monitor.toml:2", "email.host:", "no scheme, port or path"],
+    ),
     ("sources.toml", GOOD.replace('"en"', '"fr"'), ["sources.toml:5", "[wire]", "lang:", "'fr'"]),
     ("sources.toml", GOOD.replace("600", "-5"), ["sources.toml:6", "[wire]", "interval:", "-5"]),
     ("sources.toml", GOOD.replace("600", "'often'"), ["sources.toml:6", "[wire]", "interval:", "'often'"]),

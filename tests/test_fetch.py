@@ -12,8 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from monitor.backoff import parse_retry_after
 from monitor.errors import BlockedURLError, FetchError
-from monitor.fetch import HttpxFetcher, parse_retry_after
+from monitor.fetch import HttpxFetcher
 from monitor.models import HttpSettings
 
 SETTINGS = HttpSettings(timeout=2, deadline=3, max_bytes=4096, max_redirects=3, allow_private=True)

@@ -206,6 +206,18 @@ CASES = [
         r"fetch: HTTP 429 Too Many Requests \(Retry-After: 120s\)",
     ),
     Case(
+        "429 with a Retry-After of 10^9 seconds",
+        lambda s: s.doc("/sleepy", b"slow down", "text/plain", 429, Retry_After="1000000000"),
+        "error",
+        r"fetch: HTTP 429 Too Many Requests \(Retry-After: 1,000,000,000s \(31\.7 years\)\)",
+    ),
+    Case(
+        "503 with an HTTP-date Retry-After",
+        lambda s: s.doc("/later", b"down", "text/plain", 503, Retry_After="Fri, 31 Dec 9999 23:59:59 GMT"),
+        "error",
+        r"fetch: HTTP 503 Service Unavailable \(Retry-After: [\d,]+s \(7,9\d\d\.\d years\)\)",
+    ),
+    Case(
         "500",
         lambda s: s.doc("/oops", b"<h1>Internal Server Error</h1>", "text/html", 500),
         "error",

@@ -16,10 +16,11 @@ from monitor.errors import ConfigError
 from monitor.judge.build import build_judge, shipped_calibration
 from monitor.judge.calibration import Calibration, Model
 from monitor.judge.encoder import EncoderUnavailableError, Vectors, load_encoder
+from monitor.judge.features import pair_features
 from monitor.judge.fitting import Example, folds_by_group
 from monitor.judge.judge import CalibrationMismatchError, Judge, check_calibration
-from monitor.judge.lexicon import words
-from monitor.judge.reading import read_item
+from monitor.judge.lexicon import word_units, words
+from monitor.judge.reading import read_claims, read_item
 from monitor.judge.registry import Article, ClaimText, Registry
 from tests.conftest import Workspace
 from tests.judging import judge_for, needs_encoder
@@ -54,6 +55,25 @@ def test_chinese_words_are_glossed_into_the_english_vocabulary() -> None:
     for chinese in ("中国禁止向美国出口镓", "中國禁止向美國出口鎵"):  # both scripts
         shared = english & set(words(chinese))
         assert {"gallium", "export"} <= shared, shared
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("China bans gallium exports", 4),  # an English word is one unit
+        ("中国禁止出口镓", 3),  # a Chinese word is one unit however many glosses it has; 镓 alone: none
+    ],
+)
+def test_a_chinese_word_counts_once_in_a_share_of_words(text: str, count: int) -> None:
+    assert len(word_units(text)) == count
+
+
+def test_the_lead_cover_is_the_share_of_the_lead_the_claim_accounts_for() -> None:
+    claims = read_claims(CLAIMS.claims)
+    on_gallium = read_item("China bans gallium and germanium exports to the US", "")
+    on_something_else = read_item("China bans gallium exports, and antimony, graphite and superhard materials", "")
+    covers = [pair_features(item, claims, None).column("lead_cover")[0] for item in (on_gallium, on_something_else)]
+    assert covers[0] > 0.5 > covers[1]
 
 
 @needs_encoder

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic import command
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import MetaData, create_engine, insert, select
 
 from monitor.judge.encoder import Vectors
 from monitor.judge.judge import Judge
@@ -41,7 +42,8 @@ class CountingEncoder:
         return encoder().embed(texts)
 
 
-def _items(repo: SqlRepository) -> None:
+def _items(repo: SqlRepository, item_table: Any = ItemRow) -> None:
+    """The items; `item_table`: the item table as an older schema has it (reflected)."""
     repo.sync_sources([Source(id="s", url="http://example.com/feed", kind="feed")])
     rows = [
         {
@@ -58,7 +60,7 @@ def _items(repo: SqlRepository) -> None:
         for n, (title, summary) in enumerate(ITEMS)
     ]
     with repo.session() as session, session.begin():
-        session.execute(insert(ItemRow), rows)
+        session.execute(insert(item_table), rows)
 
 
 @needs_encoder
@@ -96,7 +98,9 @@ def test_a_database_from_before_the_judge_keeps_its_reviews(tmp_path: Path) -> N
     command.upgrade(alembic_config(old), "0007")  # the schema of the rule-based matcher
     old.dispose()
     repo = SqlRepository(open_database(url, upgrade=False))
-    _items(repo)
+    schema = MetaData()
+    schema.reflect(old)  # the tables as 0007 made them: the ORM's rows have later columns
+    _items(repo, schema.tables["item"])
     with repo.session() as session, session.begin():
         ids = list(session.scalars(select(ItemRow.id).order_by(ItemRow.id)))
         reviewed = [
@@ -105,7 +109,7 @@ def test_a_database_from_before_the_judge_keeps_its_reviews(tmp_path: Path) -> N
             (ids[2], "C07", "dismissed", None),  # a claim the judge will not flag on this item
         ]
         session.execute(
-            insert(FlagRow),
+            insert(schema.tables["flag"]),
             [
                 {
                     "claim_id": claim,

@@ -235,6 +235,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     stall: bool = False  # send half the body, then hang until the server closes
+    content_type: str = "application/rss+xml"
 
 
 class Site:
@@ -253,7 +254,7 @@ class Site:
                 if route.delay:
                     site.closing.wait(route.delay)
                 self.send_response(route.status)
-                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
                 for key, value in route.headers.items():
                     self.send_header(key, value)

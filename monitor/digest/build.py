@@ -45,6 +45,7 @@ class ClaimEntry:
     item: StoredItem
     outlet: str
     also: tuple[Mention, ...]
+    check: str | None = None  # what the verifier said (None: no verifier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,7 @@ def claim_entry(story: Sequence[StoredFlag], names: Mapping[str, str]) -> ClaimE
         item=lead.item,
         outlet=outlet,
         also=_distinct(mentions, outlet),
+        check=lead.verification.summary() if lead.verification else None,
     )
 
 

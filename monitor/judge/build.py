@@ -7,6 +7,7 @@ the one shipped with the monitor, fitted on the first article's labelled items o
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from monitor.errors import ConfigError
 from monitor.judge.calibration import Calibration
 from monitor.judge.encoder import EncoderUnavailableError, load_encoder
 from monitor.judge.judge import Judge, check_calibration
+from monitor.judge.llm import Verifier
 
 FITTED_FILE = "judge-calibration.json"
 SHIPPED = "data/calibration.json"
@@ -58,3 +60,22 @@ def load_calibration(path: Path | None) -> Calibration:
 
 def shipped_calibration() -> Calibration:
     return Calibration.loads(resources.files("monitor.judge").joinpath(SHIPPED).read_text(encoding="utf-8"))
+
+
+def build_verifier(config: Config) -> Verifier | None:
+    """The verifier `[judge.verifier]` describes (None: off). An `api_key_env` naming a variable
+    that is not set is a ConfigError: every call would be refused."""
+    settings = config.settings.judge.verifier
+    if settings.kind == "off":
+        return None
+    key = None
+    if settings.api_key_env:
+        key = os.environ.get(settings.api_key_env)
+        if not key:
+            raise ConfigError(
+                config.dir / "monitor.toml",
+                f"the environment variable {settings.api_key_env} (api_key_env) is not set: set it to the API key, "
+                "or remove api_key_env if the server wants none",
+                key="judge.verifier.api_key_env",
+            )
+    return Verifier(settings, key)

@@ -6,12 +6,23 @@ For every claim at once, given the item's reading and sentence vectors and the c
   claims sits lower), so where a claim stands among the others transfers from one article to
   another better than the raw cosine does; likewise the z-score of the mean over the sentences
   the encoder read (the item's lead as a whole, not its one closest sentence);
+- the quote: the z-score of the best sentence's cosine with the claim's quote (the article's own
+  sentence, often in the item's language), the claim's text standing in where it has none. Only
+  the z-score: a quote raises every cosine of an item in its language, and a registry has quotes
+  or not, so the raw cosine (or its mean with the text's) would not mean the same across them;
+  the claim's rank among the item's claims does;
 - lexical: the share of the claim's weighted words the item has (Chinese glossed into English),
   over the whole item (also as a z-score among the claims) and in its best sentence;
 - specificity: the share of the claim's own words (those no other claim uses) the item has: the
   usual false alarm is the wrong claim among claims sharing the item's names (Nvidia, H20, China),
   and what tells them apart is the words only one of them uses;
-- language: whether the item is in another language than the claim.
+- language: whether the item is in another language than the claim;
+- the lead's cover: the share of the words of the item's lead (title and first sentences) that
+  the claim has, a Chinese word counting once if one of its glosses is among them. The other
+  lexical features ask how much of the claim the item says; this asks how much of the item's
+  news the claim accounts for: the usual false alarm on an item that bears on no claim is news
+  on the same subject whose own words (another product, another material, another law) no
+  claim has.
 Numbers (a number of the claim found in the item in the same unit: agrees; only other values in
 that unit in a sentence that bears on the claim: conflicts) are computed for the relation model
 (`PairFeatures.column`), not the flag model: they did not help find the claims an item bears on.
@@ -27,11 +38,13 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.judge.encoder import Vectors
+from monitor.judge.lexicon import word_units
 from monitor.judge.reading import ClaimReading, ItemReading
 
 Matrix = npt.NDArray[np.float64]
 NUMBER_TOLERANCE = 0.05
 BEARING = 0.25  # lexical share above which a sentence is taken to speak of the claim's matter
+LEAD_SENTENCES = 3  # the title and the first two sentences: where news states what it is about
 
 FLAG_FEATURES = (
     "sim",
@@ -42,8 +55,10 @@ FLAG_FEATURES = (
     "lex_sentence",
     "specific",
     "cross_language",
+    "quote_z",
+    "lead_cover",
 )
-ENCODER_FEATURES = ("sim", "sim_z", "doc_z")  # what needs vectors
+ENCODER_FEATURES = ("sim", "sim_z", "doc_z", "quote_z")  # what needs vectors
 LEXICAL_FEATURES = tuple(f for f in FLAG_FEATURES if f not in ENCODER_FEATURES)
 
 
@@ -65,20 +80,31 @@ class PairFeatures:
 
 
 def claim_similarity(sentences: Vectors, claims: Sequence[Vectors]) -> Matrix:
-    """Cosine of each sentence (rows) with each claim (columns): the mean over the claim's texts."""
-    if len(sentences) == 0:
-        return np.zeros((0, len(claims)))
-    columns = [(sentences @ vectors.T).mean(axis=1) for vectors in claims]
-    return np.stack(columns, axis=1).astype(np.float64)
+    """Cosine of each sentence (rows) with each claim's text (columns): the first of its vectors."""
+    return _cosines(sentences, [vectors[0] for vectors in claims])
+
+
+def quote_similarity(sentences: Vectors, claims: Sequence[Vectors]) -> Matrix:
+    """Cosine of each sentence (rows) with each claim's quote (columns): the last of its vectors,
+    which is the text's where the claim has no quote (see `ClaimReading.texts`)."""
+    return _cosines(sentences, [vectors[-1] for vectors in claims])
+
+
+def _cosines(sentences: Vectors, claims: Sequence[Vectors]) -> Matrix:
+    if len(sentences) == 0 or not claims:
+        return np.zeros((len(sentences), len(claims)))
+    return np.asarray(sentences @ np.stack(claims).T, dtype=np.float64)
 
 
 def pair_features(
     item: ItemReading,
     claims: Sequence[ClaimReading],
     similarity: Matrix | None,
+    quotes: Matrix | None = None,
 ) -> PairFeatures:
     """The features of the item against each claim. `similarity` is `claim_similarity` of the
-    item's first sentences (None without an encoder: the lexical features only)."""
+    item's first sentences (None without an encoder: the lexical features only), `quotes` their
+    `quote_similarity` (None: the claims have no quotes, their texts stand in)."""
     lexical = _lexical(item, claims)
     whole = np.array([_share(item.words, c.weights) for c in claims])
     columns: dict[str, Matrix] = {}
@@ -86,6 +112,7 @@ def pair_features(
         best = similarity.max(axis=0)
         columns |= {"sim": best, "sim_z": _z(best)}
         columns["doc_z"] = _z(similarity.mean(axis=0))
+        columns["quote_z"] = _z((similarity if quotes is None else quotes).max(axis=0))
         score = lexical.copy()
         score[: len(similarity)] += similarity - similarity.max(axis=0, keepdims=True) + 1.0
         evidence = score.argmax(axis=0)
@@ -96,6 +123,7 @@ def pair_features(
     agree, conflict = _numbers(item, claims, lexical)
     columns |= {"numbers_agree": agree, "numbers_conflict": conflict}
     columns["cross_language"] = np.array([float(c.language != item.language) for c in claims])
+    columns["lead_cover"] = _lead_cover(item, claims)
     names = FLAG_FEATURES if similarity is not None and similarity.size else LEXICAL_FEATURES
     values = np.stack([columns[n] for n in names], axis=1)
     return PairFeatures(names, values, tuple(int(i) for i in evidence), columns)
@@ -111,6 +139,14 @@ def _lexical(item: ItemReading, claims: Sequence[ClaimReading]) -> Matrix:
     return np.array([[_share(s.words, c.weights) for c in claims] for s in item.sentences]).reshape(
         len(item.sentences), len(claims)
     )
+
+
+def _lead_cover(item: ItemReading, claims: Sequence[ClaimReading]) -> Matrix:
+    """The share of the lead's words (Chinese words glossed, see `word_units`) each claim has."""
+    units = [u for s in item.sentences[:LEAD_SENTENCES] for u in word_units(s.text)]
+    if not units:
+        return np.zeros(len(claims))
+    return np.array([sum(1 for u in units if not u.isdisjoint(c.weights)) / len(units) for c in claims])
 
 
 def _z(scores: Matrix) -> Matrix:

@@ -25,6 +25,7 @@ from monitor.judge.features import (
     PairFeatures,
     claim_similarity,
     pair_features,
+    quote_similarity,
 )
 from monitor.judge.reading import ClaimReading, ItemReading, embedded_sentences, read_claims, read_item
 from monitor.judge.registry import Claim, Registry
@@ -33,6 +34,16 @@ from monitor.models import Decision
 
 DEFAULT_EMBED_BUDGET = 600  # characters of an item the encoder reads (see reading.py)
 MAX_EVIDENCE = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A claim an item may bear on, for the verifier: the flag probability and the sentence the
+    judge would quote (an index into the item's sentences)."""
+
+    claim: Claim
+    probability: float
+    evidence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +127,11 @@ class Judge:
 
     def features(self, item: ItemReading, vectors: Vectors | None) -> PairFeatures:
         """The item's features against every claim (the lexical ones only without vectors)."""
-        similarity = None
+        similarity = quotes = None
         if vectors is not None and len(vectors) and self._claim_vectors:
             similarity = claim_similarity(vectors, self._claim_vectors)
-        return pair_features(item, self.readings, similarity)
+            quotes = quote_similarity(vectors, self._claim_vectors)
+        return pair_features(item, self.readings, similarity, quotes)
 
     def score(self, item: ItemReading, vectors: Vectors | None) -> Scored:
         features = self.features(item, vectors)
@@ -129,7 +141,26 @@ class Judge:
         """The claims the item bears on (at most `max_claims`), best first."""
         if not item.sentences or not self.claims:
             return []
+        return self._decisions(item, self.features(item, vectors))
+
+    def candidates(
+        self, item: ItemReading, vectors: Vectors | None, *, floor: float, limit: int
+    ) -> tuple[list[Decision], list[Candidate]]:
+        """The judge's decisions, and the claims a verifier should be asked about: the `limit`
+        most probable at `floor` or above, and every claim the judge flags, best first."""
+        if not item.sentences or not self.claims:
+            return [], []
         features = self.features(item, vectors)
+        decisions = self._decisions(item, features)
+        probability = flag_probability(self.calibration, features)
+        flagged = {d.claim_id for d in decisions}
+        order = [int(j) for j in np.argsort(-probability, kind="stable")]
+        picked = [j for j in order[:limit] if probability[j] >= floor]
+        picked += [j for j in order if self.claims[j].id in flagged and j not in picked]
+        chosen = [Candidate(self.claims[j], float(probability[j]), features.evidence[j]) for j in picked]
+        return decisions, chosen
+
+    def _decisions(self, item: ItemReading, features: PairFeatures) -> list[Decision]:
         decisions = []
         for j, relation, p_flag, p_relation in self.judgements(item, features, self.calibration):
             sentence = item.sentences[features.evidence[j]].text

@@ -71,6 +71,21 @@ def words(text: str) -> list[str]:
     return out
 
 
+def word_units(text: str) -> list[frozenset[str]]:
+    """The content words of any text, one unit a word: an English word as its stem, a Chinese
+    word of two or more characters as its gloss words (a single character's gloss is too loose
+    to count, a word without a gloss cannot be compared). What `words` returns, kept word by
+    word, so that a share of a text's words counts a Chinese word once, not once per gloss."""
+    folded = fold_text(text)
+    units = [frozenset([w]) for w in english_words(_HAN.sub(" ", folded))]
+    for run in _HAN.findall(folded):
+        for word in segment(run):
+            glossed = gloss(word) if len(word) > 1 else []
+            if glossed:
+                units.append(frozenset(glossed))
+    return units
+
+
 def segment(run: str) -> Iterable[str]:
     """A run of Han characters cut into dictionary words, longest match first from the left."""
     table = glossary()

@@ -7,9 +7,9 @@ This module imports only the parsers, to keep a worker's start and memory small.
 
 from __future__ import annotations
 
-from monitor.decode import decode_html
+from monitor.decode import decode_html_noting
 from monitor.models import PageSelectors, ParsedFeed, SourceKind
-from monitor.parse.feeds import parse_feed
+from monitor.parse.feeds import parse_feed, with_warning
 from monitor.parse.pages import parse_page
 
 
@@ -18,5 +18,6 @@ def parse_content(
 ) -> ParsedFeed:
     """The items of a feed (`kind` "feed") or a listing page ("page")."""
     if kind == "page":
-        return parse_page(decode_html(content, headers), url, selectors or PageSelectors())
+        text, note = decode_html_noting(content, headers)
+        return with_warning(parse_page(text, url, selectors or PageSelectors()), note and f"wrong charset: {note}")
     return parse_feed(content, headers, url)

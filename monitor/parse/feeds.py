@@ -16,6 +16,13 @@ Rules for incomplete entries:
 
 A document feedparser finds no feed in (no version, no entries) carries a warning even when it
 is well-formed, so that the pipeline reports it instead of storing nothing in silence.
+
+A wrong charset: when neither the declared encodings (Content-Type, then the XML declaration) nor
+UTF-8 decode the bytes, feedparser falls back to windows-1252, and a GBK feed labelled UTF-8 came
+out as mojibake. Then charset-normalizer's detection is asked; a multi-byte codec it finds (GB18030,
+Big5, Shift JIS, ...) decodes the document, which is parsed again as UTF-8 with a warning saying
+so. A single-byte guess is not taken: among the Latin codecs detection is unreliable, and
+windows-1252 is what browsers assume too.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import RE_XML_DECLARATION, RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 
+from monitor.decode import detect_charset
 from monitor.models import ParsedFeed, ParsedItem
 from monitor.normalize import clean_text, html_to_text
 from monitor.parse import fastfeed
@@ -44,7 +54,52 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     except Exception:  # a bug in the shortcut: keep its traceback, and let feedparser decide
         log.warning("feed %s: the fast path failed; parsing with feedparser", url, exc_info=True)
         fast = None
-    return fast if fast is not None else parse_with_feedparser(content, headers, url)
+    if fast is not None:
+        return fast
+    # Only here: the fast path declines every document whose declared encoding fails.
+    redecoded = redecode_mislabelled(content, _passed(headers))
+    if redecoded is None:
+        return parse_with_feedparser(content, headers, url)
+    content, passed, note = redecoded
+    return with_warning(parse_feed(content, passed, url), note)  # recurses once: now UTF-8, and declared so
+
+
+def with_warning(parsed: ParsedFeed, note: str | None) -> ParsedFeed:
+    """The parse with `note` put before its own warning, if any."""
+    if not note:
+        return parsed
+    return replace(parsed, warning=f"{note}; {parsed.warning}" if parsed.warning else note)
+
+
+def redecode_mislabelled(content: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str], str] | None:
+    """The document in UTF-8, headers saying so and a note, when feedparser would fall back to a
+    codec nobody declared and detection finds a multi-byte one that decodes it; else None."""
+    result: dict[str, Any] = {}
+    convert_to_utf8(dict(headers), content, result)
+    used = str(result.get("encoding") or "").lower()
+    declared = _declared_encodings(content, headers)
+    if not result.get("bozo") or used in ("utf-8", *declared):
+        return None
+    codec = detect_charset(content)
+    if codec is None or len(text := content.decode(codec)) == len(content):  # same length: single-byte
+        return None
+    text = RE_XML_DECLARATION.sub("<?xml version='1.0' encoding='utf-8'?>", text.removeprefix("\ufeff"), count=1)
+    passed = dict(headers)
+    if media_type := parse_content_type(headers.get("content-type", ""))[0]:
+        passed["content-type"] = f"{media_type}; charset=utf-8"
+    said = f"declared {declared[0]} but" if declared else "no encoding declared, and"
+    # Worded as the flag feedparser would have raised: a feed with no entries then fails with
+    # "no entries: malformed feed (...)" like any other.
+    note = f"malformed feed (wrong charset: {said} the bytes are {codec}; decoded as {codec})"
+    return text.encode("utf-8"), passed, note
+
+
+def _declared_encodings(content: bytes, headers: dict[str, str]) -> list[str]:
+    """The charset of the Content-Type and of the XML declaration, lower-cased, as declared."""
+    declared = [parse_content_type(headers.get("content-type", ""))[1]]
+    if match := RE_XML_PI_ENCODING.match(content):
+        declared.append(match.group(1).decode("ascii", "replace").lower())
+    return [label for label in declared if label]
 
 
 def parse_fast(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.storage.db import open_database
+from monitor.storage.db import close_databases, open_database
 from monitor.storage.repository import SqlRepository
 
-__all__ = ["SqlRepository", "open_database"]
+__all__ = ["SqlRepository", "close_databases", "open_database"]

@@ -1,15 +1,19 @@
 """Engine set-up: SQLite pragmas (WAL, foreign keys, busy timeout) and Alembic migrations on start,
-each upgrade one transaction."""
+each upgrade one transaction, one process at a time (SQLite's write lock, PostgreSQL's advisory lock)."""
 
 from __future__ import annotations
 
+import logging
+import weakref
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -27,6 +31,10 @@ def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The PostgreSQL advisory lock that start-up upgrades take, one at a time: "monitor" in ASCII, a
+# constant so that every version of the monitor takes the same lock.
+MIGRATION_LOCK_KEY = 0x6D6F6E69746F72
+log = logging.getLogger(__name__)
 
 
 def open_database(url: str, *, upgrade: bool = True) -> Engine:
@@ -43,14 +51,37 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
         raise StorageError(f"cannot use the database {parsed.render_as_string()}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _OPENED.add(engine)
     if upgrade:
         try:
-            upgrade_schema(engine)
-        except OperationalError as e:
-            raise StorageError(f"cannot open the database {parsed.render_as_string()}: {e.orig}") from e
-        except SQLAlchemyError as e:
-            raise StorageError(f"database error on {parsed.render_as_string()}: {e}") from e
+            _upgrade(engine, parsed.render_as_string())
+        except BaseException:
+            engine.dispose()  # nobody gets the engine: its connections are closed here, not dropped
+            raise
     return engine
+
+
+def _upgrade(engine: Engine, shown: str) -> None:
+    """The schema upgraded to the newest revision; any failure a StorageError naming the URL
+    (its password hidden)."""
+    try:
+        upgrade_schema(engine)
+    except OperationalError as e:
+        raise StorageError(f"cannot open the database {shown}: {e.orig}") from e
+    except SQLAlchemyError as e:
+        raise StorageError(f"database error on {shown}: {e}") from e
+    except CommandError as e:  # e.g. a revision unknown here: the schema of a newer monitor
+        raise StorageError(f"cannot upgrade the schema of {shown}: {e}") from e
+
+
+_OPENED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def close_databases() -> None:
+    """Close the connections of every engine `open_database` made. A command calls it on its
+    way out: PostgreSQL otherwise sees them dropped (and psycopg warns of each)."""
+    for engine in list(_OPENED):
+        engine.dispose()
 
 
 def parse_database_url(url: str) -> URL:
@@ -113,8 +144,12 @@ def upgrade_schema(engine: Engine) -> None:
     on a new database both created tables. On a connection of its own that begins with BEGIN
     IMMEDIATE, an upgrade is whole or absent, and a second process waits for the first, then
     finds nothing left to do."""
+    if engine.dialect.name == "postgresql":
+        with _migration_lock(engine):
+            command.upgrade(alembic_config(engine), "head")
+        return
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        command.upgrade(alembic_config(engine), "head")  # PostgreSQL's DDL is transactional
+        command.upgrade(alembic_config(engine), "head")
         return
     migrator = create_engine(engine.url, poolclass=NullPool)
     event.listen(migrator, "connect", _sqlite_pragmas)
@@ -132,3 +167,26 @@ def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """PostgreSQL's advisory lock MIGRATION_LOCK_KEY, held while the upgrade runs.
+
+    PostgreSQL's DDL is transactional, yet two upgrades of a new database both find no
+    alembic_version table, both create the schema, and the second to commit dies on a
+    UniqueViolation (issue 16: in 2 of 3 starts of two processes). The lock makes the others
+    wait for the first; each then upgrades in a transaction that begins after the first one
+    committed, and finds nothing left to do. The lock is held on a connection of its own, outside
+    any transaction (the upgrade runs on another); it ends with that connection's session, so an
+    upgrade that fails, or a process that dies, frees it too."""
+    holder = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with holder.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}):
+                log.info("waiting for another process to finish upgrading the database schema")
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            yield
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        holder.dispose()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.models import Decision, StoredFlag, StoredItem
+from monitor.models import Decision, StoredFlag, StoredItem, Verification, VerifierAnswer, VerifierOutcome
 from monitor.storage.db import in_chunks
-from monitor.storage.tables import FlagRow, ItemRow
+from monitor.storage.tables import FlagRow, ItemRow, VerdictRow
 
 REVIEWED = ("confirmed", "dismissed")
 
@@ -26,7 +27,24 @@ def _new_flag(item_id: int, d: Decision, at: datetime) -> dict[str, object]:
         "state": "new",
         "created_at": at,
         "updated_at": at,
+        **_verification_columns(d.verification),
     }
+
+
+def _verification_columns(v: Verification | None) -> dict[str, Any]:
+    return {
+        "verification": v.status if v else None,
+        "verified_by": (v.model or None) if v else None,
+        "verified_at": v.at if v else None,
+        "verifier_reason": v.reason if v else None,
+        "confidence": v.confidence if v else None,
+    }
+
+
+def _verification(row: FlagRow) -> Verification | None:
+    if row.verification is None:
+        return None
+    return Verification(row.verification, row.verified_by or "", row.verified_at, row.verifier_reason, row.confidence)
 
 
 class FlagStore:
@@ -41,11 +59,13 @@ class FlagStore:
         source_id: str | None = None,
         since: datetime | None = None,
         again: bool = False,
+        pending: bool = False,
         after: int | None = None,
         limit: int | None = None,
     ) -> list[StoredItem]:
-        """Relevant original items not matched yet (or all of them, `again`), by id: those
-        after the id `after`, at most `limit` of them (a next call goes on after the last)."""
+        """Relevant original items not matched yet (or all of them, `again`; with `pending`,
+        also those the verifier has questions on), by id: those after the id `after`, at most
+        `limit` of them (a next call goes on after the last)."""
         from monitor.storage.repository import _item
 
         query = select(ItemRow).where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None))
@@ -54,15 +74,19 @@ class FlagStore:
         if since is not None:
             query = query.where(ItemRow.published_at >= since)
         if not again:
-            query = query.where(ItemRow.matched_at.is_(None))
+            waiting = ItemRow.matched_at.is_(None)
+            query = query.where(or_(waiting, ItemRow.verify_pending.is_(True)) if pending else waiting)
         if after is not None:
             query = query.where(ItemRow.id > after)
         with self.session() as session:
             return [_item(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
 
-    def save_matches(self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime) -> None:
+    def save_matches(
+        self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime, pending: Collection[int] = ()
+    ) -> None:
         """Store each item's decisions in one transaction. A flag already stored keeps its review
-        state and note; an unreviewed flag the matcher no longer gives is removed.
+        state and note; an unreviewed flag the matcher no longer gives is removed. `pending`: the
+        items the verifier has questions on still (matched again next cycle).
 
         In bulk (a few statements per 500 items, new flags in one executemany): per-item
         queries made matching cost several times the matcher's own time."""
@@ -80,7 +104,12 @@ class FlagStore:
                     flag = flags.pop(d.claim_id, None)
                     if flag is None:
                         new.append(_new_flag(item_id, d, at))
-                    elif (flag.relation, flag.score, flag.evidence) != (d.relation, d.score, d.evidence):
+                    elif (flag.relation, flag.score, flag.evidence, _verification(flag)) != (
+                        d.relation,
+                        d.score,
+                        d.evidence,
+                        d.verification,
+                    ):
                         flag.relation, flag.score, flag.evidence, flag.why, flag.updated_at = (
                             d.relation,
                             d.score,
@@ -88,13 +117,65 @@ class FlagStore:
                             d.why,
                             at,
                         )
+                        for column, value in _verification_columns(d.verification).items():
+                            setattr(flag, column, value)
                 stale += [f.id for f in flags.values() if f.state not in REVIEWED]
             for part in in_chunks(stale):
                 session.execute(delete(FlagRow).where(FlagRow.id.in_(part)))
             if new:
                 session.execute(insert(FlagRow), new)
+            waiting = set(pending)
             for part in in_chunks(ids):
-                session.execute(update(ItemRow).where(ItemRow.id.in_(part)).values(matched_at=at))
+                for flagged in (True, False):
+                    some = [i for i in part if (i in waiting) == flagged]
+                    if some:
+                        values = {"matched_at": at, "verify_pending": flagged}
+                        session.execute(update(ItemRow).where(ItemRow.id.in_(some)).values(**values))
+
+    def count_verify_pending(self) -> int:
+        """Items the verifier has questions on that no cycle could ask yet."""
+        with self.session() as session:
+            query = select(func.count()).select_from(ItemRow).where(ItemRow.verify_pending.is_(True))
+            return int(session.scalar(query) or 0)
+
+    def load_verdicts(self, keys: Iterable[str]) -> dict[str, VerifierOutcome]:
+        """The verifier's stored outcomes of these questions."""
+        found: dict[str, VerifierOutcome] = {}
+        with self.session() as session:
+            for part in in_chunks(sorted(set(keys))):
+                for row in session.scalars(select(VerdictRow).where(VerdictRow.key.in_(part))):
+                    answer = None
+                    if row.status == "ok" and row.relation is not None:
+                        answer = VerifierAnswer(row.relation, row.quote or "", row.reason or "", row.confidence or 0.0)
+                    found[row.key] = VerifierOutcome(
+                        row.key, row.status, row.model, row.at, answer, row.error, row.attempts, 0, row.tokens
+                    )
+        return found
+
+    def save_verdicts(self, outcomes: Iterable[VerifierOutcome]) -> None:
+        """Store outcomes, each replacing an earlier one of its question (an `error` asked again)."""
+        rows = [
+            {
+                "key": o.key,
+                "model": o.model,
+                "status": o.status,
+                "relation": o.answer.relation if o.answer else None,
+                "quote": o.answer.quote if o.answer else None,
+                "reason": o.answer.reason if o.answer else None,
+                "confidence": o.answer.confidence if o.answer else None,
+                "error": o.error,
+                "attempts": o.attempts,
+                "tokens": o.tokens,
+                "at": o.at,
+            }
+            for o in outcomes
+        ]
+        if not rows:
+            return
+        with self.session() as session, session.begin():
+            for part in in_chunks([r["key"] for r in rows]):
+                session.execute(delete(VerdictRow).where(VerdictRow.key.in_(part)))
+            session.execute(insert(VerdictRow), rows)
 
     def list_flags(
         self,
@@ -141,6 +222,7 @@ class FlagStore:
                     reviewed_at=flag.reviewed_at,
                     item=_item(item),
                     sources=(item.source_id, *sorted(copies.get(item.id, set()) - {item.source_id})),
+                    verification=_verification(flag),
                 )
                 for flag, item in rows
             ]

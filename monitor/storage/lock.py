@@ -8,7 +8,10 @@ when released, when it expires (`ttl` seconds after the last heartbeat: a holder
 on another machine), or at once when its holder is a dead process on this host.
 
 Locks used: `service` (held by `monitor serve` for its lifetime) and `poll` (held while a
-process writes to sources: a poll cycle, `run --once`, database maintenance).
+process writes to sources: a poll cycle, `run --once`, database maintenance). A dead holder
+leaves its row, and its poll cycle `running`: `why_gone` tells such a holder apart for
+`monitor status`, and the next holder of the poll lock marks those cycles `abandoned`
+(`abandon_running_cycles`).
 
 A process is told apart by host name and pid, so processes that share a host name must share
 a pid namespace: true of machines and of containers with their own host name (Docker's
@@ -31,10 +34,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monitor.errors import StorageError
 from monitor.models import LockHolder
-from monitor.storage.tables import LockRow
+from monitor.storage.tables import CycleRow, LockRow
 
 log = logging.getLogger(__name__)
 SERVICE, POLL = "service", "poll"
+RUNNING, ABANDONED = "running", "abandoned"  # `cycle.status`: in progress; left so by a dead holder
 Clock = Callable[[], datetime]
 
 
@@ -181,6 +185,48 @@ class DbLock:
                 .values(**self._values(now))
             )
             return bool(result.rowcount)
+
+
+def why_gone(
+    holder: LockHolder, now: datetime, *, host: str | None = None, alive: Callable[[int], bool] = pid_alive
+) -> str | None:
+    """Why `holder` is known to hold its lock no more, as words that follow its pid ("pid 12,
+    which is no longer running"); None while it may still be running. Gone: a process on this
+    host (`host`, default this machine's name) that does not exist, or a lock past its expiry (a
+    holder elsewhere that stopped refreshing it). The lock row stays until the next taker."""
+    if holder.host == (host or socket.gethostname()) and not alive(holder.pid):
+        return "which is no longer running"
+    if holder.expires_at < now:
+        beat = max(0.0, (now - holder.heartbeat_at).total_seconds())
+        return f"whose lock expired (no heartbeat for {beat:.0f}s)"
+    return None
+
+
+def abandon_running_cycles(engine: Engine, *, at: datetime) -> list[int]:
+    """Mark `abandoned` the poll cycles still `running`, and return their ids. Call it holding
+    the poll lock, before a cycle of one's own: every cycle runs under that lock, so a `running`
+    one then was left by a holder that died (kill -9, power loss) without finishing it.
+    `finished_at` becomes `at`, when it was found. A holder that had only stalled past its lock's
+    expiry still writes its own status when it finishes."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(CycleRow.id, CycleRow.trigger, CycleRow.started_at).where(CycleRow.status == RUNNING)
+        ).all()
+        if rows:
+            conn.execute(
+                update(CycleRow)
+                .where(CycleRow.id.in_([r.id for r in rows]), CycleRow.status == RUNNING)
+                .values(status=ABANDONED, finished_at=at)
+            )
+    for row in rows:
+        log.warning(
+            "event=cycle_abandoned cycle=%d trigger=%s started_at=%s reason=%r",
+            row.id,
+            row.trigger,
+            row.started_at.isoformat(timespec="seconds"),
+            "left running by a process that is gone",
+        )
+    return [int(r.id) for r in rows]
 
 
 def lock_holder(engine: Engine, name: str) -> LockHolder | None:

@@ -5,11 +5,12 @@ One transaction per unit of work; ORM rows never leave this module.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, or_, select, text, update
+from sqlalchemy import Engine, Select, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.models import (
@@ -23,6 +24,7 @@ from monitor.models import (
     SourceOutcome,
     SourceState,
     StoredItem,
+    VerifierReport,
 )
 from monitor.storage.db import in_chunks
 from monitor.storage.deliveries import DigestStore
@@ -86,9 +88,10 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         status: str,
         etag: str | None,
         last_modified: str | None,
-        next_poll_at: datetime | None = None,
     ) -> None:
-        """Mark a poll done; called inside the batch's transaction so both land together."""
+        """Mark a download stored; called inside the batch's transaction so both land together.
+        The next poll is not set here but by `schedule_polls`, once the items' follow-up work
+        (articles, judging) is done or handed on: a poll cut short stays due."""
         session.execute(
             update(SourceRow)
             .where(SourceRow.id == source_id)
@@ -100,9 +103,16 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 last_status=status,
                 consecutive_errors=0,
                 last_error=None,
-                next_poll_at=next_poll_at,
             )
         )
+
+    def schedule_polls(self, next_polls: Mapping[str, datetime]) -> None:
+        """Set each source's next poll, in one transaction."""
+        if not next_polls:
+            return
+        with self.session() as session, session.begin():
+            for source_id, at in next_polls.items():
+                session.execute(update(SourceRow).where(SourceRow.id == source_id).values(next_poll_at=at))
 
     def record_error(self, source_id: str, *, at: datetime, message: str, next_poll_at: datetime | None = None) -> None:
         with self.session() as session, session.begin():
@@ -192,15 +202,48 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 )
         return ids
 
-    def items_needing_article(self, source_id: str, *, include_irrelevant: bool) -> list[StoredItem]:
-        """Original items of the source whose article was never tried."""
-        query = select(ItemRow).where(
-            ItemRow.source_id == source_id, ItemRow.article_status.is_(None), ItemRow.duplicate_of.is_(None)
-        )
-        if not include_irrelevant:
-            query = query.where(ItemRow.relevant.is_(True))
+    def items_needing_article(
+        self, source_id: str, *, include_irrelevant: bool, limit: int | None = None
+    ) -> list[StoredItem]:
+        """Original items of the source whose article was never tried, oldest first (what a
+        budget left over is fetched before what came since), at most `limit`."""
+        query = self._needing_article(include_irrelevant).where(ItemRow.source_id == source_id)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id))]
+            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
+
+    def count_needing_article(self, source_id: str, *, include_irrelevant: bool) -> int:
+        query = self._needing_article(include_irrelevant).where(ItemRow.source_id == source_id)
+        with self.session() as session:
+            return int(session.scalar(query.with_only_columns(func.count())) or 0)
+
+    def sources_needing_articles(self, source_ids: Sequence[str], *, include_irrelevant: bool) -> list[str]:
+        """Those of `source_ids` with an item whose article was never tried."""
+        if not source_ids:
+            return []
+        query = (
+            self._needing_article(include_irrelevant)
+            .where(ItemRow.source_id.in_(list(source_ids)))
+            .with_only_columns(ItemRow.source_id)
+            .distinct()
+        )
+        with self.session() as session:
+            return sorted(session.scalars(query))
+
+    def has_unfinished_items(self) -> bool:
+        """Whether an item is still to be clustered or judged: work a stop cut short."""
+        unclustered = select(ItemRow.id).where(ItemRow.clustered_at.is_(None)).limit(1)
+        unjudged = (
+            select(ItemRow.id)
+            .where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None), ItemRow.matched_at.is_(None))
+            .limit(1)
+        )
+        with self.session() as session:
+            return any(session.execute(query).first() is not None for query in (unclustered, unjudged))
+
+    @staticmethod
+    def _needing_article(include_irrelevant: bool) -> Select[ItemRow]:
+        query = select(ItemRow).where(ItemRow.article_status.is_(None), ItemRow.duplicate_of.is_(None))
+        return query if include_irrelevant else query.where(ItemRow.relevant.is_(True))
 
     def apply_articles(self, updates: Sequence[ArticleUpdate]) -> None:
         """Store what the articles gave, in one transaction. The article's canonical link
@@ -215,6 +258,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 if update_.status != "ok":
                     continue
                 row.text = update_.text
+                row.matched_at = None  # judged again with the article's text (it may have been judged without)
                 row.lang = update_.lang or row.lang
                 if update_.relevant is not None:
                     row.relevant, row.relevant_why = update_.relevant, update_.relevant_why
@@ -304,8 +348,17 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             session.flush()
             return int(row.id)
 
-    def finish_cycle(self, cycle_id: int, *, at: datetime, status: str, outcomes: Sequence[SourceOutcome]) -> None:
+    def finish_cycle(
+        self,
+        cycle_id: int,
+        *,
+        at: datetime,
+        status: str,
+        outcomes: Sequence[SourceOutcome],
+        verifier: VerifierReport | None = None,
+    ) -> None:
         failures = [[o.source_id, o.error or "error"] for o in outcomes if o.status == "error"]
+        verifier_json = json.dumps(dataclasses.asdict(verifier), ensure_ascii=False) if verifier else None
         with self.session() as session, session.begin():
             session.execute(
                 update(CycleRow)
@@ -320,6 +373,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                     duplicates=sum(o.counts.duplicate for o in outcomes),
                     unchanged=sum(o.counts.unchanged for o in outcomes),
                     failures=json.dumps(failures, ensure_ascii=False) if failures else None,
+                    verifier=verifier_json,
                 )
             )
 
@@ -418,4 +472,5 @@ def _cycle(row: CycleRow) -> CycleRecord:
         duplicate=row.duplicates,
         unchanged=row.unchanged,
         failures=failures,
+        verifier=VerifierReport(**json.loads(row.verifier)) if row.verifier else None,
     )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -111,6 +112,8 @@ class ItemRow(Base):
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     clustered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the verifier has questions on this item not answered yet (budget spent, server down)
+    verify_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StoryRow(Base):
@@ -142,6 +145,31 @@ class FlagRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the verifier's word (null: no verifier): verified | unverified | failed, see models.Verification
+    verification: Mapped[str | None] = mapped_column(String(16))
+    verified_by: Mapped[str | None] = mapped_column(String(200))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verifier_reason: Mapped[str | None] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class VerdictRow(Base):
+    """The verifier's answer to one question (monitor.judge.verifier.question_key: item content,
+    claim text, model, prompt version): a rematch or a restart never pays for it twice."""
+
+    __tablename__ = "verdict"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # ok | invalid | error
+    relation: Mapped[str | None] = mapped_column(String(16))
+    quote: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DigestRow(Base):
@@ -174,6 +202,7 @@ class CycleRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[str | None] = mapped_column(Text)  # JSON: [[source_id, error], ...]
+    verifier: Mapped[str | None] = mapped_column(Text)  # JSON: the verifier's calls, tokens, failures
 
 
 class LockRow(Base):
