@@ -75,6 +75,8 @@ def test_the_verdicts_make_the_flags_and_show_their_reason(
     assert main(["digest", "--since", "2025-01-01"]) == 0
     digest = next((news.root / "storage").glob("digests/*.md")).read_text(encoding="utf-8")
     assert "verified by tiny" in digest
+    feed = (news.root / "storage" / "digests" / "feed.atom").read_text(encoding="utf-8")
+    assert "verified by tiny, confidence 0.80" in feed
     status = run_json(capsys, "status", "--json")
     assert status["verifier"]["pending_items"] == 0 and status["verifier"]["model"] == "tiny"
     assert status["last_cycle"]["verifier"]["calls"] == asked
