@@ -163,10 +163,11 @@ def chunks_in_order(pending: Iterable[tuple[int, datetime, bool]], size: int) ->
 
 
 # How a reprint names the outlet it copied: "来源：…", "据…消息", "转载自…", "Source: …". (A wire
-# dateline, "(Reuters) -", is on the original too, so it tells nothing.)
+# dateline, "(Reuters) -", is on the original too, so it tells nothing; nor does "据路透引述消息人士",
+# "according to Reuters, citing sources", with which an original report opens too.)
 _ATTRIBUTION = re.compile(
     r"(?:来源|來源|转载|轉載|转自|轉自)\s*[:：自]"
-    r"|^\s*[据據][^，,。]{2,20}消息"
+    r"|^\s*[据據][^，,。]{2,20}消息(?!人士)"  # 消息人士: "sources", whom an original cites too
     r"|(?:^|\n)\s*(?:source|reprinted from)\s*:",
     re.IGNORECASE,
 )
