@@ -334,10 +334,17 @@ class HttpxFetcher:
                     await self._memory.take(holder, len(piece))
                     pieces.append(piece)
             rest = inflater.flush()
+            if size + len(rest) > cap:
+                raise FetchError(source_id, f"response is over the {cap}-byte cap")
         except zlib.error as e:
+            pieces.clear()
             raise FetchError(source_id, f"cannot decode response body: {e}") from e
-        if size + len(rest) > cap:
-            raise FetchError(source_id, f"response is over the {cap}-byte cap")
+        except BaseException:
+            # The error's traceback keeps this frame, and with it up to a cap of pieces, as long
+            # as the error lives (a failed source's outcome outlives its download): the budget
+            # releases them at once, so the memory must go too.
+            pieces.clear()
+            raise
         return b"".join([*pieces, rest])
 
     @staticmethod
