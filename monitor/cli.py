@@ -142,9 +142,7 @@ async def _poll_with_progress(
 ) -> CycleReport:
     async with HttpxFetcher(config.settings.http) as fetcher:
         cycle = build_cycle(config, repo, fetcher)
-        with contextlib.ExitStack() as stack:
-            if cycle.verifier is not None:
-                stack.enter_context(cycle.verifier)
+        with cycle.verifier or contextlib.nullcontext():
             return await _run_with_progress(sources, cycle, console)
 
 

@@ -265,9 +265,7 @@ def cmd_rematch(args: argparse.Namespace, config: Config) -> int:
 
     judge, verifier = build_judge(config), build_verifier(config)
     repo = open_repository(config)
-    with contextlib.ExitStack() as stack:
-        if verifier is not None:  # one cycle's budget; what is left waits for the next poll cycle
-            stack.enter_context(verifier)
+    with verifier or contextlib.nullcontext():  # one cycle's budget; what is left waits for the next cycle
         count = match_items(repo, judge, datetime.now(UTC), since=args.since, again=True, verifier=verifier)
     print(f"re-matched {count} items")
     if verifier is not None:

@@ -79,9 +79,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         if verifier is None:
             print('error: --verifier: no verifier is configured ([judge.verifier] kind = "openai")', file=sys.stderr)
             return EXIT_FAILED
-    with contextlib.ExitStack() as stack:
-        if verifier is not None:
-            stack.enter_context(verifier)
+    with verifier or contextlib.nullcontext():
         result = evaluate(items, judge, topic, folds=args.folds, cross_language=args.cross_language, verifier=verifier)
     doc = {
         "items": len(items),

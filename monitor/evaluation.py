@@ -25,8 +25,8 @@ from monitor.judge.fitting import Example, Verdict, cross_validate, fit_calibrat
 from monitor.judge.judge import Judge
 from monitor.judge.labels import LabelledItem, Outcome, event_of, figures, roots
 from monitor.judge.llm import Verifier
-from monitor.judge.verifier import questions_for, settle_item, unsettled
-from monitor.models import VerifierOutcome, VerifierReport
+from monitor.judge.verifier import ToVerify, verify_items
+from monitor.models import VerifierReport
 from monitor.relevance import TopicMatcher
 
 DEFAULT_FOLDS = 5
@@ -127,33 +127,11 @@ def verify_examples(
     """The flags each example keeps once the verifier has judged the judge's candidates, as a
     poll cycle would (the same questions, the same rules), with every question asked: the
     evaluation's budget is the whole set."""
-    settings = verifier.settings
-    asked = []
-    for item, example in zip(items, examples, strict=True):
-        decisions, candidates = judge.candidates(
-            example.reading, example.vectors, floor=settings.min_score, limit=settings.max_candidates
-        )
-        questions = questions_for(
-            item.id,
-            item.title,
-            item.text,
-            example.reading,
-            candidates,
-            model=verifier.model,
-            text_chars=settings.text_chars,
-        )
-        asked.append((example.id, decisions, questions))
-    verifier.start_cycle(budget=None)
-    known: dict[str, VerifierOutcome] = {}
-    outcomes = verifier.resolve(unsettled((q for _, _, qs in asked for q, _ in qs), known), known)
-    verdicts = []
-    for example_id, decisions, questions in asked:
-        flags, _left = settle_item(decisions, questions, outcomes, verifier.model)
-        verdicts.append(Verdict(example_id, {d.claim_id: d.relation for d in flags}))
-    u = verifier.usage
-    return verdicts, VerifierReport(
-        u.calls, u.tokens, round(u.seconds, 3), u.invalid, u.errors, u.left, verifier.stopped
-    )
+    entries = [ToVerify(i.id, i.title, i.text, e.reading, e.vectors) for i, e in zip(items, examples, strict=True)]
+    verifier.start_cycle(unlimited=True)
+    settled, _ = verify_items(judge, verifier.settings, entries, lambda keys: {}, verifier.resolve)
+    verdicts = [Verdict(str(item_id), {d.claim_id: d.relation for d in flags}) for item_id, flags, _ in settled]
+    return verdicts, verifier.report()
 
 
 def _scored(

@@ -33,7 +33,7 @@ from monitor.errors import ParseError, SourceError
 from monitor.judge.judge import Judge
 from monitor.judge.llm import Verifier
 from monitor.judge.reading import ItemReading
-from monitor.judge.verifier import questions_for, settle_item, unsettled
+from monitor.judge.verifier import ToVerify, verify_items
 from monitor.lifeline import die_with_parent
 from monitor.models import (
     ArticleUpdate,
@@ -366,32 +366,11 @@ def verify_matches(
     """Each item's flags once the verifier has had its say on the judge's candidates, and the
     items with questions left (the cycle's budget spent or the server down: their judge flags
     stand, `unverified`, until a later cycle asks). Stored answers are used, never paid twice."""
-    settings = verifier.settings
-    asked = []
-    for item, reading, vecs in zip(items, readings, vectors, strict=True):
-        decisions, candidates = judge.candidates(reading, vecs, floor=settings.min_score, limit=settings.max_candidates)
-        questions = questions_for(
-            item.id,
-            item.title,
-            _item_text(item),
-            reading,
-            candidates,
-            model=verifier.model,
-            text_chars=settings.text_chars,
-        )
-        asked.append((item.id, decisions, questions))
-    known = repo.load_verdicts(q.key for _, _, questions in asked for q, _ in questions)
-    fresh = verifier.resolve(unsettled((q for _, _, qs in asked for q, _ in qs), known), known)
+    entries = [ToVerify(i.id, i.title, _item_text(i), r, v) for i, r, v in zip(items, readings, vectors, strict=True)]
+    settled, fresh = verify_items(judge, verifier.settings, entries, repo.load_verdicts, verifier.resolve)
     repo.save_verdicts(fresh.values())
-    outcomes = known | fresh
-    results: list[tuple[int, list[Decision]]] = []
-    pending: set[int] = set()
-    for item_id, decisions, questions in asked:
-        flags, left = settle_item(decisions, questions, outcomes, verifier.model)
-        results.append((item_id, flags))
-        if left:
-            pending.add(item_id)
-    return results, pending
+    results = [(int(item_id), flags) for item_id, flags, _ in settled]
+    return results, {int(item_id) for item_id, _, left in settled if left}
 
 
 def item_vectors(

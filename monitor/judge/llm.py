@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,10 +106,10 @@ class Verifier:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start_cycle(self, *, budget: int | None = -1) -> None:
+    def start_cycle(self, *, unlimited: bool = False) -> None:
         """A new budget: the cycle's calls start from zero, a server that failed is tried again.
-        `budget`: calls allowed (default: `max_calls_per_cycle`; None: no limit, for `eval`)."""
-        self._budget = self.settings.max_calls_per_cycle if budget == -1 else budget
+        `unlimited`: no budget of calls (`eval`, which asks every question)."""
+        self._budget = None if unlimited else self.settings.max_calls_per_cycle
         self.usage = Usage()
         self._stopped.clear()
         self._why_stopped = ""
@@ -125,7 +125,7 @@ class Verifier:
         return self._why_stopped if self._stopped.is_set() else ""
 
     def resolve(
-        self, questions: Sequence[Question], previous: dict[str, VerifierOutcome]
+        self, questions: Sequence[Question], previous: Mapping[str, VerifierOutcome]
     ) -> dict[str, VerifierOutcome]:
         """Ask each question (at most `concurrency` at once); the outcomes of those asked. A
         question left unasked (budget spent, server down) is absent and counted in `usage.left`.

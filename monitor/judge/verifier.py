@@ -23,13 +23,21 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.judge.judge import Candidate
+from monitor.judge.encoder import Vectors
+from monitor.judge.judge import Candidate, Judge
 from monitor.judge.reading import ItemReading
-from monitor.models import Decision, StructuredMode, Verification, VerifierAnswer, VerifierOutcome
+from monitor.models import (
+    Decision,
+    StructuredMode,
+    Verification,
+    VerifierAnswer,
+    VerifierOutcome,
+    VerifierSettings,
+)
 
 PROMPT_VERSION = "1"
 RELATIONS = ("supports", "contradicts", "updates", "none")
@@ -164,12 +172,12 @@ def request_body(question: Question, *, model: str, max_tokens: int, structured:
 def response_content(document: Any) -> tuple[str, int]:
     """The answer's text and the tokens the call used (0 where the server does not say)."""
     try:
-        choice = document["choices"][0]
-        content = choice["message"]["content"]
+        message = document["choices"][0]["message"]
+        content = message["content"]
     except (KeyError, IndexError, TypeError) as e:
         raise InvalidAnswerError(f"not a chat-completions response: no choices[0].message.content ({e!r})") from e
     if not isinstance(content, str) or not content.strip():
-        refusal = choice["message"].get("refusal") if isinstance(choice.get("message"), dict) else None
+        refusal = message.get("refusal")
         raise InvalidAnswerError(f"an empty answer{f' (refusal: {refusal})' if refusal else ''}")
     usage = document.get("usage") if isinstance(document, dict) else None
     tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
@@ -213,7 +221,9 @@ _QUOTE_MARKS = str.maketrans("“”‘’", "\"\"''")
 
 
 def _fold(text: str) -> str:
-    """Compare quotes as a reader would: width (NFKC), case, quote marks and runs of space folded."""
+    """Compare quotes as a reader would: width (NFKC), case, quote marks and runs of space folded.
+    Not `normalize.fold_text`: that also folds traditional into simplified script, and a quote
+    must be the item's own words, in its script."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = folded.translate(_QUOTE_MARKS)
     return " ".join(folded.split())
@@ -301,3 +311,51 @@ def unsettled(questions: Iterable[Question], known: Mapping[str, VerifierOutcome
         if q.key not in found and (q.key not in known or not known[q.key].settled):
             found[q.key] = q
     return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ToVerify:
+    """An item as the judge read it: `text` is what it read after the title (the quote's
+    reference), `vectors` its sentence vectors (None without an encoder)."""
+
+    item_id: int | str
+    title: str
+    text: str
+    reading: ItemReading
+    vectors: Vectors | None
+
+
+Lookup = Callable[[Iterable[str]], Mapping[str, VerifierOutcome]]
+Resolve = Callable[[Sequence[Question], Mapping[str, VerifierOutcome]], Mapping[str, VerifierOutcome]]
+
+
+def verify_items(
+    judge: Judge, settings: VerifierSettings, items: Sequence[ToVerify], lookup: Lookup, resolve: Resolve
+) -> tuple[list[tuple[int | str, list[Decision], bool]], Mapping[str, VerifierOutcome]]:
+    """Each item's flags once the verifier has had its say on the judge's candidates, whether
+    questions on it are left (unasked, or the server failed), and the outcomes got now (for the
+    caller to keep). `lookup` gives the answers known already (a poll cycle's cache; none in an
+    evaluation), `resolve` asks the rest: one way for the monitor and for `eval`."""
+    asked = []
+    for item in items:
+        decisions, candidates = judge.candidates(
+            item.reading, item.vectors, floor=settings.min_score, limit=settings.max_candidates
+        )
+        questions = questions_for(
+            item.item_id,
+            item.title,
+            item.text,
+            item.reading,
+            candidates,
+            model=settings.model,
+            text_chars=settings.text_chars,
+        )
+        asked.append((item.item_id, decisions, questions))
+    known = lookup(q.key for _, _, questions in asked for q, _ in questions)
+    fresh = resolve(unsettled((q for _, _, questions in asked for q, _ in questions), known), known)
+    outcomes = {**known, **fresh}
+    settled = []
+    for item_id, decisions, questions in asked:
+        flags, left = settle_item(decisions, questions, outcomes, settings.model)
+        settled.append((item_id, flags, left))
+    return settled, fresh
