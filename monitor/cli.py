@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_stories
+from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_stories, cli_worker
 from monitor.articles import RobotsCache
 from monitor.cli_output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.config import Config, load_config, resolve_config_dir
@@ -36,7 +36,7 @@ log = logging.getLogger("monitor")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    default_level = "info" if args.command == "serve" else "warning"
+    default_level = "info" if args.command in ("serve", "worker") else "warning"
     configure_logging(args.log_level or default_level, "json" if args.log_json else "text")
     try:
         config = load_config(resolve_config_dir(args.config))
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_claims.register(commands, parse_when)
     cli_judge.register(commands)
     cli_stories.register(commands, parse_when)
+    cli_worker.register(commands)
     return parser
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
+import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -109,6 +111,7 @@ class Workspace:
         self.config = root / "config"
         self.config.mkdir()
         (root / "storage").mkdir()
+        self.database_url = f"sqlite:///{root / 'storage' / 'monitor.db'}"
 
     def ship_claims(self) -> Path:
         """The shipped claim registry, with the article texts it names."""
@@ -141,8 +144,48 @@ def _toml(value: Any) -> str:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Workspace:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
-    return Workspace(tmp_path)
+    space = Workspace(tmp_path)
+    if TEST_DATABASE == "postgresql":  # the second CI pass: each workspace on a new PostgreSQL database
+        server = request.getfixturevalue("pg_server")
+        space.database_url = server.create_database(f"ws{next(_DATABASES)}")
+        monkeypatch.setenv("MONITOR_DATABASE_URL", space.database_url)
+    return space
+
+
+# MONITOR_TEST_DATABASE=postgresql runs the suite with each workspace on a throwaway PostgreSQL
+# (tests/pgserver.py; `.ci/run` runs the suite once so); tests that read the SQLite file itself
+# carry the marker `sqlite_only` and are skipped there.
+TEST_DATABASE = os.environ.get("MONITOR_TEST_DATABASE", "sqlite")
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the session; skipped without PostgreSQL's
+    programs unless MONITOR_REQUIRE_POSTGRES (CI) makes that a failure."""
+    from tests.pgserver import ENV_REQUIRE, PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
+            pytest.fail(f"{ENV_REQUIRE} is set but PostgreSQL is not installed (no initdb)")
+        pytest.skip(f"PostgreSQL is not installed (apt-get install postgresql; set {ENV_REQUIRE}=1 to require it)")
+    server = PgServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if TEST_DATABASE != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="reads the SQLite file itself (MONITOR_TEST_DATABASE=postgresql)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)

@@ -1,0 +1,90 @@
+"""Start a worker: check the database is PostgreSQL, put Procrastinate's tables in place and
+the sources in the database (one process at a time), then run jobs until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.schema import SchemaManager
+from sqlalchemy import Engine, text
+
+from monitor.config import Config
+from monitor.errors import StorageError
+from monitor.fetch import HttpxFetcher
+from monitor.models import Fetcher
+from monitor.pipeline import Cycle, utcnow
+from monitor.storage import SqlRepository
+from monitor.worker import plan
+from monitor.worker.tasks import Runtime, WorkerSettings, register_tasks
+
+log = logging.getLogger(__name__)
+CycleFactory = Callable[[SqlRepository, Fetcher], Cycle]
+# The advisory lock a starting worker holds while it creates the queue's tables and syncs the
+# sources: "mworker" in ASCII (the migrations hold "monitor").
+SETUP_LOCK_KEY = 0x6D776F726B6572
+
+
+def build_app(engine: Engine, settings: WorkerSettings) -> App:
+    """A Procrastinate app on the monitor's database, its tables in the schema `procrastinate`.
+    The pool has a connection per concurrent job and two for the worker's own queries."""
+    connector = PsycopgConnector(
+        conninfo=plan.queue_conninfo(engine.url),
+        kwargs={"options": f"-c search_path={plan.QUEUE_SCHEMA}"},
+        min_size=1,
+        max_size=settings.concurrency + 2,
+    )
+    return App(connector=connector)
+
+
+def prepare_database(engine: Engine, config: Config) -> None:
+    """Procrastinate's tables (once) and the configured sources, under an advisory lock: workers
+    starting together on a new database would otherwise both create the tables, and the second
+    die on a duplicate (as the migrations did, issue 16)."""
+    repo = SqlRepository(engine)
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETUP_LOCK_KEY})
+        present = connection.scalar(
+            text("SELECT to_regclass(:name)"), {"name": f"{plan.QUEUE_SCHEMA}.procrastinate_jobs"}
+        )
+        if present is None:
+            log.info("event=queue_schema action=create schema=%s", plan.QUEUE_SCHEMA)
+            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {plan.QUEUE_SCHEMA}")
+            connection.exec_driver_sql(f"SET LOCAL search_path TO {plan.QUEUE_SCHEMA}")
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(SchemaManager.get_schema())  # no parameters: several statements in one go
+            connection.exec_driver_sql("SET LOCAL search_path TO public")
+        repo.sync_sources(config.sources)  # on another connection, while this one holds the lock
+
+
+def run_worker(config: Config, engine: Engine, make_cycle: CycleFactory, settings: WorkerSettings, name: str) -> int:
+    """Run jobs until stopped: SIGTERM/SIGINT let the running jobs end within `[service]
+    stop_timeout`, then abort them (their jobs are retried by another worker)."""
+    if engine.dialect.name != "postgresql":
+        raise StorageError(
+            "monitor worker needs PostgreSQL (MONITOR_DATABASE_URL=postgresql+psycopg://…); "
+            "on SQLite, run monitor serve"
+        )
+    prepare_database(engine, config)
+    asyncio.run(_work(config, engine, make_cycle, settings, name))
+    return 0
+
+
+async def _work(config: Config, engine: Engine, make_cycle: CycleFactory, settings: WorkerSettings, name: str) -> None:
+    app = build_app(engine, settings)
+    async with HttpxFetcher(config.settings.http) as fetcher:
+        cycle = make_cycle(SqlRepository(engine), fetcher)
+        register_tasks(app, Runtime(config, cycle, settings, utcnow, utcnow()))
+        log.info("event=worker_start name=%s concurrency=%d tasks=%d", name, settings.concurrency, len(app.tasks))
+        async with app.open_async():
+            await app.run_worker_async(
+                name=name,
+                concurrency=settings.concurrency,
+                update_heartbeat_interval=settings.heartbeat,
+                stalled_worker_timeout=settings.stalled_after,
+                shutdown_graceful_timeout=config.settings.service.stop_timeout,
+                delete_jobs=settings.delete_jobs,
+            )
+    log.info("event=worker_stopped name=%s", name)

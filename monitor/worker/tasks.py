@@ -1,0 +1,208 @@
+"""The jobs of `monitor worker`, registered on a Procrastinate app: a tick that finds the due
+sources (and a due digest) and queues their jobs, a poll per source, an article fetch per
+source, a judge batch, the digest, and the retry of a killed worker's jobs.
+
+Why each guarantee holds:
+- *A source is never polled by two workers at once*: every poll of a source carries the lock
+  `source:ID`, and Procrastinate starts no job while another of its lock is `doing`.
+- *A due poll is done once*: the tick is periodic, and Procrastinate defers a periodic task once
+  per fire time however many workers run; a poll job carries the queueing lock `poll:ID` (one
+  waiting at most), and a poll job checks again, under the source's lock, that the source is
+  still due, so a second job queued while the first ran finds it done and does nothing.
+- *A killed worker's job is retried, not lost*: workers write heartbeats; `retry_stalled` puts
+  the `doing` jobs of a worker whose heartbeat is older than `stalled_after` back to `todo`.
+  Every write is one transaction and dedupe is by keys with unique constraints, so a poll run
+  again stores nothing twice.
+- *The digest is made once*: its job has the lock `digest` and checks, under it, that its
+  period is still due (`monitor.schedule.due_digest_period`); deliveries have their ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from procrastinate import App, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
+
+from monitor.articles import RobotsCache
+from monitor.backoff import is_due
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.models import Source
+from monitor.pipeline import ArticleBudget, Clock, Cycle, cluster_and_match, enrich_items, poll_one
+from monitor.schedule import cron_trigger, due_digest_period
+from monitor.service import produce_digest
+from monitor.worker import plan
+
+log = logging.getLogger(__name__)
+
+
+class PollsInFlightError(MonitorError):
+    """The digest waits: a poll that may still store items of its period is running."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker runs: jobs at once, and the heartbeat by which a killed one is noticed."""
+
+    concurrency: int = 8
+    heartbeat: float = 10.0  # seconds between a worker's heartbeats
+    stalled_after: float = 30.0  # seconds without a heartbeat: its `doing` jobs are retried
+    articles_again: float = 5.0  # seconds before the rest of a source's articles is fetched
+    delete_jobs: str = "successful"  # finished jobs leave the queue's table ("never": kept, to inspect)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the jobs work with, built once per worker process (`monitor.worker.run`)."""
+
+    config: Config
+    cycle: Cycle  # the repository, the fetcher, the judge: shared by the process's jobs
+    settings: WorkerSettings
+    clock: Clock
+    started_at: datetime
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return {s.id: s for s in self.config.sources if s.enabled}
+
+    def fresh_cycle(self) -> Cycle:
+        """The cycle with a robots.txt cache of its own (read once per host and job)."""
+        fetcher = self.cycle.fetcher
+        return dataclasses.replace(self.cycle, robots=RobotsCache(fetcher, self.config.settings.http.user_agent))
+
+
+def register_tasks(app: App, runtime: Runtime) -> None:
+    """Every job of the monitor on `app`, and the periodic tick and stalled-job check."""
+    repo = runtime.cycle.repo
+    settings = runtime.config.settings
+
+    async def defer(name: str, *, lock: str | None = None, queueing_lock: str | None = None, **kwargs: Any) -> bool:
+        """Queue a job; False when one with the same queueing lock waits already."""
+        try:
+            await app.configure_task(name, lock=lock, queueing_lock=queueing_lock).defer_async(**kwargs)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    async def defer_poll(source_id: str) -> bool:
+        return await defer(
+            plan.POLL,
+            lock=plan.source_lock(source_id),
+            queueing_lock=plan.poll_queueing_lock(source_id),
+            source_id=source_id,
+        )
+
+    async def defer_match() -> bool:
+        return await defer(plan.MATCH, lock=plan.MATCH_LOCK, queueing_lock=plan.MATCH_LOCK)
+
+    async def defer_articles(source_id: str, *, later: float = 0.0) -> bool:
+        lock = plan.articles_lock(source_id)
+        try:
+            await app.configure_task(
+                plan.ARTICLES, lock=lock, queueing_lock=lock, schedule_in={"seconds": later} if later else None
+            ).defer_async(source_id=source_id)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    @app.task(name=plan.TICK, queueing_lock=plan.TICK)
+    async def tick(timestamp: int) -> dict[str, int]:
+        """Queue a poll for each due source, the digest when one is due, and a judge batch
+        when items are left to cluster or judge."""
+        now = runtime.clock()
+        sources = list(runtime.sources.values())
+        states = await asyncio.to_thread(repo.source_states, [s.id for s in sources])
+        queued = sum([await defer_poll(s.id) for s in plan.due_sources(sources, states, now, settings.poll)])
+        trigger = cron_trigger(settings.schedule.digest_cron, settings.schedule.timezone)
+        last_end = await asyncio.to_thread(repo.last_digest_end)
+        digest = plan.digest_due(trigger, last_end, now, runtime.started_at) and await defer(
+            plan.DIGEST, lock=plan.DIGEST_LOCK, queueing_lock=plan.DIGEST_LOCK
+        )
+        match = await asyncio.to_thread(repo.has_unfinished_items) and await defer_match()
+        log.info("event=tick polls_queued=%d digest=%s match=%s", queued, digest, match)
+        return {"polls": queued, "digest": int(digest), "match": int(match)}
+
+    @app.task(name=plan.POLL)
+    async def poll_source(source_id: str) -> str:
+        """Poll one source, if it is still due (another job of its lock may have polled it
+        since this one was queued); store its batch; queue its articles and a judge batch."""
+        source = runtime.sources.get(source_id)
+        if source is None:
+            return "unknown"
+        state = await asyncio.to_thread(repo.source_state, source_id)
+        if not is_due(
+            state.next_poll_at, runtime.clock(), settings.poll, source.interval, errors=state.consecutive_errors
+        ):
+            return "not_due"
+        outcome = await poll_one(source, runtime.fresh_cycle(), ArticleBudget(0, time.monotonic()))
+        if outcome.next_poll_at is not None:
+            await asyncio.to_thread(repo.schedule_polls, {source_id: outcome.next_poll_at})
+        if outcome.articles_left:
+            await defer_articles(source_id)
+        if outcome.counts.new or outcome.counts.duplicate:
+            await defer_match()
+        return outcome.status
+
+    @app.task(name=plan.ARTICLES)
+    async def fetch_articles(source_id: str) -> int:
+        """Fetch a source's pending articles within the `[poll]` shares; what is left is
+        queued again a little later (a slow site does not hold a worker for ever)."""
+        source = runtime.sources.get(source_id)
+        if source is None:
+            return 0
+        left = await enrich_items(source, runtime.fresh_cycle(), ArticleBudget.start(settings.poll))
+        if left:
+            await defer_articles(source_id, later=runtime.settings.articles_again)
+        await defer_match()
+        return left
+
+    @app.task(name=plan.MATCH)
+    async def match() -> None:
+        """Near-duplicates, stories and the claims for every item not done yet (in a thread:
+        the event loop keeps the worker's heartbeat going)."""
+        cycle = runtime.cycle
+        if cycle.verifier is not None:
+            cycle.verifier.start_cycle()
+        await asyncio.to_thread(cluster_and_match, cycle)
+
+    @app.task(name=plan.DIGEST, retry=RetryStrategy(max_attempts=60, wait=5, retry_exceptions={PollsInFlightError}))
+    async def digest() -> str:
+        """The digest of the period that is due, once: under the `digest` lock, a period made
+        already is skipped. It waits (a retry) while a poll or a judge batch is under way:
+        items dated in the period may still be stored or judged."""
+        now = runtime.clock()
+        trigger = cron_trigger(settings.schedule.digest_cron, settings.schedule.timezone)
+        period = due_digest_period(trigger, await asyncio.to_thread(repo.last_digest_end), now)
+        if period is None:
+            return "already made"
+        busy = [
+            *await app.job_manager.list_jobs_async(task=plan.POLL, status="doing"),
+            *await app.job_manager.list_jobs_async(task=plan.MATCH, status="doing"),
+        ]
+        if busy:
+            raise PollsInFlightError(f"{len(busy)} poll or judge jobs under way")
+        start, end = period
+        outcome = await asyncio.to_thread(produce_digest, repo, runtime.config, start=start, end=end, now=now)
+        log.info("event=digest start=%s end=%s items=%d path=%s", start, end, outcome.digest.item_count, outcome.path)
+        return str(outcome.path)
+
+    @app.task(name=plan.RETRY_STALLED, queueing_lock=plan.RETRY_STALLED)
+    async def retry_stalled(timestamp: int) -> int:
+        """Put back to `todo` the jobs of workers whose heartbeat stopped (killed, frozen)."""
+        stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=runtime.settings.stalled_after)
+        count = 0
+        for job in stalled:
+            await app.job_manager.retry_job(job)
+            log.warning("event=job_retried job=%s task=%s lock=%s reason=stalled", job.id, job.task_name, job.lock)
+            count += 1
+        return count
+
+    app.periodic(cron=plan.tick_cron(settings.schedule.poll_tick), periodic_id="tick")(tick)
+    app.periodic(cron=plan.tick_cron(runtime.settings.heartbeat), periodic_id="stalled")(retry_stalled)

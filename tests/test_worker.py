@@ -1,0 +1,276 @@
+"""`monitor worker` on one PostgreSQL (issue 23): three worker processes against 300 loopback
+sources poll every due source exactly once, store what a single `monitor run --once` stores,
+make each digest once; a worker killed with SIGKILL mid-cycle loses no item and duplicates
+none (its jobs are retried by the others once its heartbeat stops).
+
+Real things only: a PostgreSQL cluster of the test's own (tests/pgserver.py), an HTTP server on
+127.0.0.1, the monitor as subprocesses, Procrastinate's own tables read with SQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.loopback import Handler, ScriptedServer, item, rss, scripted_server
+from tests.pgserver import PgServer
+
+pytest.importorskip("procrastinate")
+
+SOURCES = 300
+ITEMS = 5
+REPO = Path(__file__).resolve().parents[1]
+MONITOR_TOML = """
+[http]
+per_host = 8
+timeout = 30
+deadline = 60
+
+[poll]
+article = "never"
+jitter = 0
+
+[schedule]
+poll_tick = 1
+digest_cron = "*/15 * * * * *"
+
+[judge]
+encoder = "none"
+"""
+WORKER_ARGS = ["--concurrency", "8", "--heartbeat", "1", "--stalled-after", "4", "--keep-jobs"]
+
+
+def feed_body(n: int) -> bytes:
+    """`ITEMS` items of its own, and one whose link another source (n - 1) has too: a
+    duplicate across sources, decided the same whichever is stored first."""
+    own = [item(f"s{n}-{k}", host=f"s{n}.example") for k in range(ITEMS)]
+    shared = item(f"s{(n - 1) % SOURCES}-0", host=f"s{(n - 1) % SOURCES}.example")
+    return rss(*own, shared.replace("<guid>", f"<guid>x{n}-"), title=f"source {n}").encode()
+
+
+@dataclass
+class Feeds:
+    server: ScriptedServer
+    delay: list[float]  # seconds each response waits: the cycle lasts long enough to kill a worker in
+
+    def hits(self) -> Counter[str]:
+        return Counter({p: n for p, n in self.server.hits.items() if p.startswith("/f")})
+
+
+@pytest.fixture(scope="module")
+def feeds() -> Iterator[Feeds]:
+    delay = [0.0]
+    with scripted_server() as server:
+        for n in range(SOURCES):
+            body = feed_body(n)
+
+            def respond(h: Handler, stop: threading.Event, body: bytes = body) -> None:
+                stop.wait(delay[0])
+                h.respond(body)
+
+            server.script(f"/f{n}.xml", respond)
+        yield Feeds(server, delay)
+
+
+def make_root(root: Path, feeds: Feeds) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "storage").mkdir()
+    (root / "config" / "monitor.toml").write_text(MONITOR_TOML, encoding="utf-8")
+    blocks = [
+        f'[[source]]\nid = "s{n:03d}"\nurl = "{feeds.server.base}/f{n}.xml"\nkind = "feed"\ninterval = 3600\n'
+        for n in range(SOURCES)
+    ]
+    (root / "config" / "sources.toml").write_text("\n".join(blocks), encoding="utf-8")
+    return root
+
+
+def monitor_env(url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    if url:
+        env["MONITOR_DATABASE_URL"] = url
+    return env
+
+
+def monitor(root: Path, url: str | None, *args: str, timeout: float = 300) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(root / "config"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=monitor_env(url),
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def stored(root: Path, url: str | None) -> Counter[tuple[str, str, bool]]:
+    """Each stored item as (source, link, is a duplicate), counted: ids differ between
+    databases, these do not."""
+    items = json.loads(monitor(root, url, "items", "--json"))
+    return Counter((i["source"], i["url"], i["duplicate_of"] is not None) for i in items)
+
+
+@pytest.fixture(scope="module")
+def reference(feeds: Feeds, tmp_path_factory: pytest.TempPathFactory) -> Counter[tuple[str, str, bool]]:
+    """What one `monitor run --once` on SQLite stores from the same sources."""
+    root = make_root(tmp_path_factory.mktemp("single"), feeds)
+    feeds.delay[0] = 0.0
+    monitor(root, None, "run", "--once")
+    result = stored(root, None)
+    assert len(result) == SOURCES * (ITEMS + 1)
+    return result
+
+
+class Workers:
+    def __init__(self, root: Path, url: str) -> None:
+        self.root, self.url = root, url
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.engine = create_engine(url)
+
+    def start(self, count: int) -> None:
+        for n in range(count):
+            log = (self.root / f"worker{n}.log").open("wb")
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "monitor", "--config", str(self.root / "config"), "worker"]
+                    + [*WORKER_ARGS, "--name", f"w{n}"],
+                    cwd=self.root,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=monitor_env(self.url),
+                )
+            )
+
+    def scalar(self, sql: str) -> Any:
+        with self.engine.connect() as connection:
+            return connection.scalar(text(sql))
+
+    def wait_for(self, what: str, ready: Callable[[], bool], timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            for n, proc in enumerate(self.procs):
+                if proc.poll() not in (None, -signal.SIGKILL):
+                    pytest.fail(f"worker {n} exited {proc.returncode}:\n{self.log(n)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"never: {what}\n{self.log(0)[-3000:]}")
+            time.sleep(0.1)
+
+    def all_polled(self) -> bool:
+        return self.scalar("SELECT count(*) FROM source WHERE next_poll_at IS NOT NULL") == SOURCES
+
+    def queue_idle(self) -> bool:
+        """No poll, judge or digest job waiting or running."""
+        return (
+            self.scalar(
+                "SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                "AND task_name NOT IN ('monitor.tick', 'monitor.retry_stalled')"
+            )
+            == 0
+        )
+
+    def log(self, n: int) -> str:
+        return (self.root / f"worker{n}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for n, proc in enumerate(self.procs):
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"worker {n} did not stop on SIGTERM:\n{self.log(n)[-3000:]}")
+        self.engine.dispose()
+
+
+@pytest.fixture
+def workers(feeds: Feeds, pg_server: PgServer, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Workers]:
+    root = make_root(tmp_path / "scale", feeds)
+    running = Workers(root, pg_server.create_database(f"workers_{request.node.name[:40].lower()}"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.slow
+def test_three_workers_poll_each_due_source_once_and_make_each_digest_once(
+    workers: Workers, feeds: Feeds, reference: Counter[tuple[str, str, bool]]
+) -> None:
+    feeds.server.hits.clear()
+    feeds.delay[0] = 0.05
+    workers.start(3)
+    workers.wait_for("every source polled", workers.all_polled)
+    workers.wait_for("the queue drained", workers.queue_idle)
+    time.sleep(3)  # three more ticks: none may queue a poll again (every source is due in an hour)
+    hits = feeds.hits()
+    assert set(hits) == {f"/f{n}.xml" for n in range(SOURCES)}
+    assert [p for p, n in hits.items() if n != 1] == []  # every due poll exactly once
+    polls = workers.scalar(
+        "SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE task_name = 'monitor.poll_source' "
+        "AND status = 'succeeded'"
+    )
+    assert polls >= SOURCES
+    assert workers.scalar("SELECT count(DISTINCT worker_id) FROM procrastinate.procrastinate_jobs") >= 2
+    assert stored(workers.root, workers.url) == reference
+
+    workers.wait_for("a digest", lambda: workers.scalar("SELECT count(*) FROM digest") >= 1, timeout=60)
+    workers.wait_for("the queue drained", workers.queue_idle)
+    with workers.engine.connect() as connection:
+        periods = connection.execute(text("SELECT period_start, period_end, path FROM digest ORDER BY 1")).all()
+        deliveries = connection.execute(text("SELECT digest_id, count(*) FROM delivery GROUP BY 1")).all()
+    assert len({(start, end) for start, end, _ in periods}) == len(periods)  # each period once
+    assert all(later[0] == earlier[1] for earlier, later in zip(periods, periods[1:], strict=False))  # tiled
+    assert sorted(p.name for p in (workers.root / "storage" / "digests").glob("*.md")) == sorted(
+        Path(path).name for _, _, path in periods
+    )
+    assert all(n == 1 for _, n in deliveries) and len(deliveries) == len(periods)  # delivered once each
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_cycle_loses_no_item_and_duplicates_none(
+    workers: Workers, feeds: Feeds, reference: Counter[tuple[str, str, bool]]
+) -> None:
+    feeds.server.hits.clear()
+    feeds.delay[0] = 0.3
+    workers.start(3)
+    workers.wait_for("a third of the sources polled", lambda: sum(feeds.hits().values()) >= SOURCES // 3)
+    victim = workers.procs[0]
+    victim.kill()  # SIGKILL: no handler runs, its jobs stay `doing`
+    victim.wait()
+    workers.wait_for("every source polled", workers.all_polled)
+    workers.wait_for("the queue drained", workers.queue_idle)
+    assert stored(workers.root, workers.url) == reference
+    hits = feeds.hits()
+    assert set(hits) == {f"/f{n}.xml" for n in range(SOURCES)}
+    # the killed worker's jobs were taken back and done by the others
+    retried = workers.scalar(
+        "SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE task_name = 'monitor.poll_source' "
+        "AND attempts > 0 AND status = 'succeeded'"
+    )
+    assert retried >= 1, workers.log(1)[-3000:]
+    assert (
+        workers.scalar(
+            "SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE status = 'doing' "
+            "AND worker_id IS NOT NULL AND worker_id NOT IN (SELECT id FROM procrastinate.procrastinate_workers)"
+        )
+        == 0
+    )
+    # a source is polled more than once only when the kill cut its poll: at most the victim's concurrency
+    assert sum(n - 1 for n in hits.values()) <= 8
