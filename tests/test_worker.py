@@ -170,7 +170,8 @@ class Workers:
                 if proc.poll() not in (None, -signal.SIGKILL):
                     pytest.fail(f"worker {n} exited {proc.returncode}:\n{self.log(n)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"never: {what}\n{self.log(0)[-3000:]}")
+                tails = "\n".join(f"-- worker {n}:\n{self.log(n)[-2000:]}" for n in range(len(self.procs)))
+                pytest.fail(f"never: {what}\n{tails}")
             time.sleep(0.1)
 
     def all_polled(self) -> bool:

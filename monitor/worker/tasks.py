@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import Any
 
 from procrastinate import App, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 
 from monitor.articles import RobotsCache
 from monitor.backoff import is_due
@@ -115,11 +116,17 @@ def register_tasks(app: App, runtime: Runtime) -> None:
     @app.task(name=plan.TICK, queueing_lock=plan.TICK)
     async def tick(timestamp: int) -> dict[str, int]:
         """Queue a poll for each due source, the digest when one is due, and a judge batch
-        when items are left to cluster or judge."""
+        when items are left to cluster or judge. A source whose poll is running (or stalled:
+        its worker died, and `retry_stalled` will put the job back) gets none."""
         now = runtime.clock()
         sources = list(runtime.sources.values())
         states = await asyncio.to_thread(repo.source_states, [s.id for s in sources])
-        queued = sum([await defer_poll(s.id) for s in plan.due_sources(sources, states, now, settings.poll)])
+        running = {
+            job.task_kwargs.get("source_id")
+            for job in await app.job_manager.list_jobs_async(task=plan.POLL, status="doing")
+        }
+        due = [s for s in plan.due_sources(sources, states, now, settings.poll) if s.id not in running]
+        queued = sum([await defer_poll(s.id) for s in due])
         trigger = cron_trigger(settings.schedule.digest_cron, settings.schedule.timezone)
         last_end = await asyncio.to_thread(repo.last_digest_end)
         digest = plan.digest_due(trigger, last_end, now, runtime.started_at) and await defer(
@@ -199,7 +206,16 @@ def register_tasks(app: App, runtime: Runtime) -> None:
         stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=runtime.settings.stalled_after)
         count = 0
         for job in stalled:
-            await app.job_manager.retry_job(job)
+            try:
+                await app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # The same job waits already (its queueing lock): this one would block it for
+                # ever by holding the lock while `doing`; ended, it lets it run.
+                await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
+                log.warning(
+                    "event=job_superseded job=%s task=%s lock=%s reason=stalled", job.id, job.task_name, job.lock
+                )
+                continue
             log.warning("event=job_retried job=%s task=%s lock=%s reason=stalled", job.id, job.task_name, job.lock)
             count += 1
         return count
