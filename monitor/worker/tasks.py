@@ -113,7 +113,7 @@ def register_tasks(app: App, runtime: Runtime) -> None:
             return False
         return True
 
-    @app.task(name=plan.TICK, queueing_lock=plan.TICK)
+    @app.task(name=plan.TICK, queueing_lock=plan.TICK, lock=plan.TICK)
     async def tick(timestamp: int) -> dict[str, int]:
         """Queue a poll for each due source, the digest when one is due, and a judge batch
         when items are left to cluster or judge. A source whose poll is running (or stalled:
@@ -200,9 +200,11 @@ def register_tasks(app: App, runtime: Runtime) -> None:
         log.info("event=digest start=%s end=%s items=%d path=%s", start, end, outcome.digest.item_count, outcome.path)
         return str(outcome.path)
 
-    @app.task(name=plan.RETRY_STALLED, queueing_lock=plan.RETRY_STALLED)
+    @app.task(name=plan.RETRY_STALLED, queueing_lock=plan.RETRY_STALLED, lock=plan.RETRY_STALLED)
     async def retry_stalled(timestamp: int) -> int:
-        """Put back to `todo` the jobs of workers whose heartbeat stopped (killed, frozen)."""
+        """Put back to `todo` the jobs of workers whose heartbeat stopped (killed, frozen). One
+        check at a time (its lock): two reading the same list would put back a job that the
+        first one's retry had already given to a live worker, and run it twice."""
         stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=runtime.settings.stalled_after)
         count = 0
         for job in stalled:
