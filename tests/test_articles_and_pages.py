@@ -60,6 +60,7 @@ def wire(feeds: FeedServer, workspace: Workspace) -> FeedServer:
     return feeds
 
 
+@pytest.mark.sqlite_only
 def test_articles_of_relevant_items_are_fetched_and_extracted(
     wire: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,6 +15,8 @@ import zlib
 from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Workspace
 from tests.loopback import Handler, Script, scripted_server
 
@@ -59,6 +61,7 @@ def run_once(workspace: Workspace) -> tuple[int, float, str]:
         return child.returncode, peak_kb / 1024, err.read()
 
 
+@pytest.mark.sqlite_only
 def test_sixteen_gzip_bombs_at_once_stay_within_memory(workspace: Workspace) -> None:
     bomb = gzip_bomb(400)  # 400 MB each once inflated; 400 KB on the wire
     with ExitStack() as stack:
@@ -101,6 +104,7 @@ def slow_large_feed(megabytes: int) -> Script:
     return send
 
 
+@pytest.mark.sqlite_only
 def test_large_downloads_at_once_share_one_memory_budget(workspace: Workspace) -> None:
     """Sixteen 9 MB feeds arriving at once, each under the 10 MB cap: without a total every
     download buffers its whole body at the same time; with `max_total_bytes` they take turns

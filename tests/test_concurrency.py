@@ -48,6 +48,7 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh", [True, False], ids=["fresh database", "migrated database"])
 def test_two_runs_at_once(workspace: Workspace, fresh: bool) -> None:

@@ -20,6 +20,7 @@ def test_shipped_config_is_valid() -> None:
     assert [c.id for c in config.registry.claims] == [f"C{n:02d}" for n in range(1, 25)]
 
 
+@pytest.mark.sqlite_only
 def test_defaults_and_overrides(workspace: Workspace) -> None:
     workspace.write("sources.toml", GOOD)
     config = load_config(workspace.config, env={})

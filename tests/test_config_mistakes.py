@@ -182,6 +182,7 @@ def test_each_mistake_is_one_line_naming_file_entry_and_key(
     assert "secret" not in message  # a password in a database URL is never repeated
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(("name", "text", "fragments"), CASES, ids=IDS)
 def test_the_cli_says_it_in_one_line_and_writes_nothing(
     workspace: Workspace, capsys: pytest.CaptureFixture[str], name: str, text: str, fragments: list[str]

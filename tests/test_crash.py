@@ -22,7 +22,7 @@ from tests.conftest import Workspace
 from tests.invariants import check_database, query
 from tests.loopback import Handler, Script, item, rss, scripted_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # reads the SQLite file itself
 
 MONITOR_TOML = '[http]\ntimeout = 30\ndeadline = 60\nper_host = 8\n\n[poll]\narticle = "never"\n'
 ITEMS = 20

@@ -163,7 +163,7 @@ def news(feeds: FeedServer, workspace: Workspace, port: int) -> Workspace:
 
 
 def repository(workspace: Workspace) -> SqlRepository:
-    return SqlRepository(open_database(f"sqlite:///{workspace.database}"))
+    return SqlRepository(open_database(workspace.database_url))
 
 
 def digest_files(workspace: Workspace) -> list[Path]:

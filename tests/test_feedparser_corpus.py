@@ -17,7 +17,7 @@ from monitor.cli import main
 from tests.conftest import Workspace
 from tests.feedcorpus import CORPUS, MONITOR_TOML, expected, figures, load_corpus, serve, source_id, sources_toml
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # reads the SQLite file itself
 # The only failures a loopback server that serves every file can cause: no entries to store.
 READABLE = ("parse: no entries: malformed feed (", "parse: no entries: not a feed (")
 

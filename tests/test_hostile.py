@@ -350,6 +350,7 @@ def assert_case(case: Case, sid: str, table: str, health: dict[str, Any], items:
         case.check(items)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_source_beside_a_good_one(case: Case, hostile: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     with scripted_server() as server:

@@ -25,7 +25,7 @@ from tests.loopback import scripted_server
 from tests.test_crash import MONITOR_TOML, feed, held, kill_when, monitor
 from tests.test_service import Serve, configure
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # reads the SQLite file itself
 
 
 def children(pid: int) -> set[int]:

@@ -54,6 +54,7 @@ def _result(name: str, content_type: str) -> FetchResult:
     return FetchResult("s", f"http://127.0.0.1/{name}", 200, body, {"content-type": content_type}, at)
 
 
+@pytest.mark.sqlite_only
 @multi_core
 def test_a_cycle_of_many_sources_prepares_in_workers_what_the_main_process_would(
     feeds: FeedServer,
@@ -99,6 +100,7 @@ def test_a_worker_prepares_exactly_what_the_main_process_does() -> None:
             assert here.intents, name
 
 
+@pytest.mark.sqlite_only
 def test_a_dead_worker_means_preparing_in_the_main_process(
     workspace: Workspace, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

@@ -47,6 +47,7 @@ def all_feeds(feeds: FeedServer, workspace: Workspace) -> FeedServer:
     return feeds
 
 
+@pytest.mark.sqlite_only
 def test_first_run_stores_every_entry_then_304s_store_nothing(
     all_feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -206,6 +207,7 @@ def test_unreachable_host_is_an_error_row_not_a_traceback(
     assert "Traceback" not in captured.err
 
 
+@pytest.mark.sqlite_only
 def test_bad_config_exits_2_with_file_and_line(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     workspace.write("sources.toml", '[[source]]\nid = "a"\nurl = "http://127.0.0.1/x"\nkind = "feed"\ncolour = "red"\n')
     assert run("run", "--once") == 2

@@ -122,6 +122,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.sqlite_only
 def test_lock_is_exclusive_refreshed_and_released(tmp_path: Path) -> None:
     engine = open_database(f"sqlite:///{tmp_path / 'm.db'}")
     clock = Clock()
@@ -145,6 +146,7 @@ def test_lock_is_exclusive_refreshed_and_released(tmp_path: Path) -> None:
     assert theirs.holder() is not None and theirs.holder().owner == "b"  # type: ignore[union-attr]
 
 
+@pytest.mark.sqlite_only
 def test_expired_lock_is_taken_over_and_its_old_holder_learns_it(tmp_path: Path) -> None:
     engine = open_database(f"sqlite:///{tmp_path / 'm.db'}")
     clock = Clock()
@@ -155,6 +157,7 @@ def test_expired_lock_is_taken_over_and_its_old_holder_learns_it(tmp_path: Path)
     assert not crashed.refresh()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("holder_host", "holder_pid", "alive", "taken"),
     [
@@ -428,6 +431,7 @@ def assert_consistent(workspace: Workspace) -> None:
     assert count(workspace, "SELECT count(*) FROM cycle WHERE finished_at IS NULL") == 0
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_sources_are_polled_on_their_intervals(
     site: Site, workspace: Workspace, serve: Callable[..., Serve], capsys: pytest.CaptureFixture[str]
@@ -459,6 +463,7 @@ def test_sources_are_polled_on_their_intervals(
     assert "event=start" in out and "source=fast status=ok new=2" in out and "event=cycle" in out
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_failing_source_backs_off_and_recovers(
     site: Site, workspace: Workspace, serve: Callable[..., Serve], capsys: pytest.CaptureFixture[str]
@@ -501,6 +506,7 @@ def test_failing_source_backs_off_and_recovers(
 _ERRORS = "SELECT consecutive_errors FROM source WHERE id = ?"
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_digest_once_per_period_also_across_a_restart(
     site: Site, workspace: Workspace, serve: Callable[..., Serve]
@@ -534,6 +540,7 @@ def test_digest_once_per_period_also_across_a_restart(
     assert "event=digest" in second.output()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_sigterm_during_a_poll_leaves_the_database_consistent(
     site: Site, workspace: Workspace, serve: Callable[..., Serve]
@@ -561,6 +568,7 @@ def test_sigterm_during_a_poll_leaves_the_database_consistent(
     assert "event=signal signal=SIGTERM" in out and "finished_in_time=False" in out
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_a_second_instance_and_a_run_during_a_poll_are_refused(
     site: Site, workspace: Workspace, serve: Callable[..., Serve], capsys: pytest.CaptureFixture[str]
@@ -588,6 +596,7 @@ def test_a_second_instance_and_a_run_during_a_poll_are_refused(
     assert_consistent(workspace)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_digest_waits_for_a_poll_in_progress_elsewhere(
     site: Site, workspace: Workspace, serve: Callable[..., Serve]

@@ -241,7 +241,9 @@ def test_three_workers_poll_each_due_source_once_and_make_each_digest_once(
     workers.wait_for("the queue drained", workers.queue_idle)
     with workers.engine.connect() as connection:
         periods = connection.execute(text("SELECT period_start, period_end, path FROM digest ORDER BY 1")).all()
-        deliveries = connection.execute(text("SELECT digest_id, count(*) FROM delivery WHERE channel = 'file' GROUP BY 1")).all()
+        deliveries = connection.execute(
+            text("SELECT digest_id, count(*) FROM delivery WHERE channel = 'file' GROUP BY 1")
+        ).all()
     assert len({(start, end) for start, end, _ in periods}) == len(periods)  # each period once
     assert all(later[0] == earlier[1] for earlier, later in zip(periods, periods[1:], strict=False))  # tiled
     assert sorted(p.name for p in (workers.root / "storage" / "digests").glob("*.md")) == sorted(
