@@ -144,16 +144,22 @@ def _toml(value: Any) -> str:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Workspace:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Workspace]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
     space = Workspace(tmp_path)
-    if TEST_DATABASE == "postgresql":  # the second CI pass: each workspace on a new PostgreSQL database
-        server = request.getfixturevalue("pg_server")
-        space.database_url = server.create_database(f"ws{next(_DATABASES)}")
-        monkeypatch.setenv("MONITOR_DATABASE_URL", space.database_url)
-    return space
+    if TEST_DATABASE != "postgresql":
+        yield space
+        return
+    # the second CI pass: each workspace on a new PostgreSQL database
+    server = request.getfixturevalue("pg_server")
+    space.database_url = server.create_database(f"ws{next(_DATABASES)}")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", space.database_url)
+    yield space
+    from monitor.storage import close_databases
+
+    close_databases()  # engines a test opened and left: psycopg warns of connections dropped open
 
 
 # MONITOR_TEST_DATABASE=postgresql runs the suite with each workspace on a throwaway PostgreSQL

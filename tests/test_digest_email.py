@@ -6,6 +6,7 @@ with a clear error and no password in it, and the next run sends it once."""
 from __future__ import annotations
 
 import email
+import functools
 import shutil
 import socket
 import ssl
@@ -162,7 +163,10 @@ def news(feeds: FeedServer, workspace: Workspace, port: int) -> Workspace:
     return workspace
 
 
+@functools.cache
 def repository(workspace: Workspace) -> SqlRepository:
+    """One engine per workspace, kept (a dropped engine's PostgreSQL connections would be
+    closed by the garbage collector, with a ResourceWarning); the workspace closes them."""
     return SqlRepository(open_database(workspace.database_url))
 
 
