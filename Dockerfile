@@ -8,7 +8,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 # tzdata: the IANA zones for [schedule] timezone, whatever the base image carries.
-RUN pip install . tzdata \
+# EXTRAS=postgres for the workers of the `scale` profile (psycopg, Procrastinate)
+ARG EXTRAS=""
+RUN pip install ".${EXTRAS:+[$EXTRAS]}" tzdata \
     && useradd --create-home --uid 10001 monitor \
     && mkdir -p /app/config /app/storage \
     && chown monitor:monitor /app/storage

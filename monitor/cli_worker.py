@@ -31,6 +31,12 @@ def register(commands: Any) -> None:
         help="seconds without a heartbeat after which a worker's running jobs are retried (default 30)",
     )
     worker.add_argument("--keep-jobs", action="store_true", help="keep finished jobs in the queue's table")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when a worker of this host is alive (its heartbeat within --stalled-after), else 1: "
+        "for container health checks",
+    )
     worker.set_defaults(func=cmd_worker)
 
 
@@ -54,6 +60,12 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
     )
     engine = open_database(config.database_url)
     try:
+        if args.check:
+            from monitor.worker.run import live_workers
+
+            alive = live_workers(engine, socket.gethostname(), settings.stalled_after)
+            print(f"{alive} live worker(s) on {socket.gethostname()}")
+            return 0 if alive else 1
         name = args.name or f"{socket.gethostname()}-{os.getpid()}"
         return run_worker(config, engine, lambda repo, fetcher: build_cycle(config, repo, fetcher), settings, name)
     finally:

@@ -283,3 +283,53 @@ def test_a_worker_killed_mid_cycle_loses_no_item_and_duplicates_none(
     )
     # a source is polled more than once only when the kill cut its poll: at most the victim's concurrency
     assert sum(n - 1 for n in hits.values()) <= 8
+
+
+@pytest.mark.slow
+def test_the_health_check_sees_a_live_worker_and_not_a_killed_one(
+    feeds: Feeds, pg_server: PgServer, tmp_path: Path
+) -> None:
+    root = make_root(tmp_path / "check", feeds)
+    (root / "config" / "sources.toml").write_text("", encoding="utf-8")  # nothing to poll
+    url = pg_server.create_database("worker_check")
+    check = [sys.executable, "-m", "monitor", "--config", str(root / "config"), "worker", "--heartbeat", "1"]
+    check += ["--stalled-after", "3", "--check"]
+
+    def healthy() -> bool:
+        done = subprocess.run(check, cwd=root, capture_output=True, text=True, env=monitor_env(url), timeout=60)
+        assert done.returncode in (0, 1), done.stderr
+        return done.returncode == 0
+
+    assert not healthy()  # no queue yet, no worker
+    with (root / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(root / "config"), "worker", "--heartbeat", "1"],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=monitor_env(url),
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy():
+            assert time.monotonic() < deadline, (root / "worker.log").read_text()
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait()
+    time.sleep(4)  # past --stalled-after: its last heartbeat is stale
+    assert not healthy()
+
+
+def test_a_worker_on_sqlite_is_refused_with_a_clear_line(workspace: Any) -> None:
+    workspace.sources({"id": "s", "url": "http://127.0.0.1:9/feed.xml", "kind": "feed", "enabled": False})
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(workspace.config), "worker"],
+        cwd=workspace.root,
+        capture_output=True,
+        text=True,
+        env=monitor_env(None),
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "monitor worker needs PostgreSQL" in done.stderr and "Traceback" not in done.stderr

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from procrastinate import App, PsycopgConnector
 from procrastinate.schema import SchemaManager
@@ -78,13 +81,55 @@ async def _work(config: Config, engine: Engine, make_cycle: CycleFactory, settin
         cycle = make_cycle(SqlRepository(engine), fetcher)
         register_tasks(app, Runtime(config, cycle, settings, utcnow, utcnow()))
         log.info("event=worker_start name=%s concurrency=%d tasks=%d", name, settings.concurrency, len(app.tasks))
-        async with app.open_async():
-            await app.run_worker_async(
-                name=name,
-                concurrency=settings.concurrency,
-                update_heartbeat_interval=settings.heartbeat,
-                stalled_worker_timeout=settings.stalled_after,
-                shutdown_graceful_timeout=config.settings.service.stop_timeout,
-                delete_jobs=settings.delete_jobs,
-            )
+        alive = alive_path(name)
+        toucher = asyncio.create_task(_touch_alive(alive, settings.heartbeat))
+        try:
+            async with app.open_async():
+                await app.run_worker_async(
+                    name=name,
+                    concurrency=settings.concurrency,
+                    update_heartbeat_interval=settings.heartbeat,
+                    stalled_worker_timeout=settings.stalled_after,
+                    shutdown_graceful_timeout=config.settings.service.stop_timeout,
+                    delete_jobs=settings.delete_jobs,
+                )
+        finally:
+            toucher.cancel()
+            alive.unlink(missing_ok=True)
     log.info("event=worker_stopped name=%s", name)
+
+
+def alive_path(name: str) -> Path:
+    """The file a worker touches at each heartbeat: what `monitor worker --check` reads, from
+    another process of the same machine (container)."""
+    return Path(tempfile.gettempdir()) / f"monitor-worker-{name}.alive"
+
+
+async def _touch_alive(path: Path, every: float) -> None:
+    """Touch `path` every `every` seconds while the event loop runs: a frozen loop stops it."""
+    while True:
+        path.touch()
+        await asyncio.sleep(every)
+
+
+def live_workers(engine: Engine, host: str, stalled_after: float) -> int:
+    """Workers of `host` whose file was touched within `stalled_after` seconds, when the queue
+    also has a fresh heartbeat (the database is reachable and workers write to it); else 0."""
+    with engine.connect() as connection:
+        if (
+            connection.scalar(text("SELECT to_regclass(:t)"), {"t": f"{plan.QUEUE_SCHEMA}.procrastinate_workers"})
+            is None
+        ):
+            return 0
+        fresh = connection.scalar(
+            text(
+                f"SELECT count(*) FROM {plan.QUEUE_SCHEMA}.procrastinate_workers "
+                "WHERE last_heartbeat > now() - make_interval(secs => :secs)"
+            ),
+            {"secs": stalled_after},
+        )
+    if not fresh:
+        return 0
+    now = time.time()
+    files = Path(tempfile.gettempdir()).glob(f"monitor-worker-{host}-*.alive")
+    return sum(now - f.stat().st_mtime < stalled_after for f in files)
