@@ -140,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--concurrency", type=int, default=8, help="jobs at once per worker process")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (the workers' logs)")
     args = parser.parse_args(argv)
     bin_dir = find_bin_dir()
     if bin_dir is None:
@@ -152,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     pg = PgServer(bin_dir)
     pg.start()
     try:
-        with serving(feeds, port), tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        with serving(feeds, port), tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+            tmp = args.keep or scratch
             rows.append(run_sqlite(Path(tmp) / "sqlite", feeds))
             print(json.dumps(rows[-1]), flush=True)
             for count in args.workers:

@@ -18,7 +18,7 @@ from monitor.config import Config
 from monitor.errors import StorageError
 from monitor.fetch import HttpxFetcher
 from monitor.models import Fetcher
-from monitor.pipeline import Cycle, utcnow
+from monitor.pipeline import PARSE_POOL_MIN_SOURCES, Cycle, parse_pool, utcnow
 from monitor.storage import SqlRepository
 from monitor.worker import plan
 from monitor.worker.tasks import Runtime, WorkerSettings, register_tasks
@@ -78,25 +78,33 @@ def run_worker(config: Config, engine: Engine, make_cycle: CycleFactory, setting
 async def _work(config: Config, engine: Engine, make_cycle: CycleFactory, settings: WorkerSettings, name: str) -> None:
     app = build_app(engine, settings)
     async with HttpxFetcher(config.settings.http) as fetcher:
-        cycle = make_cycle(SqlRepository(engine), fetcher)
-        register_tasks(app, Runtime(config, cycle, settings, utcnow, utcnow()))
-        log.info("event=worker_start name=%s concurrency=%d tasks=%d", name, settings.concurrency, len(app.tasks))
-        alive = alive_path(name)
-        toucher = asyncio.create_task(_touch_alive(alive, settings.heartbeat))
-        try:
-            async with app.open_async():
-                await app.run_worker_async(
-                    name=name,
-                    concurrency=settings.concurrency,
-                    update_heartbeat_interval=settings.heartbeat,
-                    stalled_worker_timeout=settings.stalled_after,
-                    shutdown_graceful_timeout=config.settings.service.stop_timeout,
-                    delete_jobs=settings.delete_jobs,
-                )
-        finally:
-            toucher.cancel()
-            alive.unlink(missing_ok=True)
+        base = make_cycle(SqlRepository(engine), fetcher)
+        with parse_pool(base, PARSE_POOL_MIN_SOURCES if settings.parse_processes else 0) as cycle:
+            await _serve(app, config, cycle, settings, name)
     log.info("event=worker_stopped name=%s", name)
+
+
+async def _serve(app: App, config: Config, cycle: Cycle, settings: WorkerSettings, name: str) -> None:
+    """Register the jobs and run them until stopped. Feeds are parsed in the cycle's processes
+    (one per core, as `run --once` does) when it has them: in a thread of this process the
+    parsing, the event loop and a judge batch would share one interpreter lock."""
+    register_tasks(app, Runtime(config, cycle, settings, utcnow, utcnow()))
+    log.info("event=worker_start name=%s concurrency=%d tasks=%d", name, settings.concurrency, len(app.tasks))
+    alive = alive_path(name)
+    toucher = asyncio.create_task(_touch_alive(alive, settings.heartbeat))
+    try:
+        async with app.open_async():
+            await app.run_worker_async(
+                name=name,
+                concurrency=settings.concurrency,
+                update_heartbeat_interval=settings.heartbeat,
+                stalled_worker_timeout=settings.stalled_after,
+                shutdown_graceful_timeout=config.settings.service.stop_timeout,
+                delete_jobs=settings.delete_jobs,
+            )
+    finally:
+        toucher.cancel()
+        alive.unlink(missing_ok=True)
 
 
 def alive_path(name: str) -> Path:

@@ -56,6 +56,7 @@ class WorkerSettings:
     heartbeat: float = 10.0  # seconds between a worker's heartbeats
     stalled_after: float = 30.0  # seconds without a heartbeat: its `doing` jobs are retried
     articles_again: float = 5.0  # seconds before the rest of a source's articles is fetched
+    parse_processes: bool = True  # parse feeds in processes of their own, one per core
     delete_jobs: str = "successful"  # finished jobs leave the queue's table ("never": kept, to inspect)
 
 
