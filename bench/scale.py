@@ -61,11 +61,18 @@ def figures(engine: Engine, sources: int) -> dict[str, Any]:
         first = connection.scalar(select(func.min(ItemRow.fetched_at)))
         clustered = connection.scalar(select(func.max(ItemRow.clustered_at)))
         matched = connection.scalar(select(func.max(ItemRow.matched_at)))
-        polled = connection.scalar(select(func.count()).select_from(SourceRow).where(SourceRow.next_poll_at.is_not(None)))
+        polled = connection.scalar(
+            select(func.count()).select_from(SourceRow).where(SourceRow.next_poll_at.is_not(None))
+        )
     last = max(t for t in (clustered, matched, first) if t is not None)
     seconds = (_aware(last) - _aware(first)).total_seconds() if first else 0.0
-    return {"items": items, "sources_polled": polled, "sources": sources, "seconds": round(seconds, 2),
-            "items_per_s": round(items / seconds, 1) if seconds else 0.0}
+    return {
+        "items": items,
+        "sources_polled": polled,
+        "sources": sources,
+        "seconds": round(seconds, 2),
+        "items_per_s": round(items / seconds, 1) if seconds else 0.0,
+    }
 
 
 def _aware(when: datetime) -> datetime:
@@ -78,7 +85,11 @@ def run_sqlite(workdir: Path, feeds: list[Any]) -> dict[str, Any]:
     began = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"],
-        cwd=workdir, env=env_for(None), capture_output=True, text=True, check=False,
+        cwd=workdir,
+        env=env_for(None),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.monotonic() - began
     if done.returncode != 0:
@@ -101,9 +112,22 @@ def run_workers(workdir: Path, feeds: list[Any], pg: PgServer, count: int, concu
     logs = [(workdir / f"worker{n}.log").open("wb") for n in range(count)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(config), "worker", "--concurrency", str(concurrency),
-             "--name", f"bench{n}"],
-            cwd=workdir, env=env_for(url), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "--config",
+                str(config),
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--name",
+                f"bench{n}",
+            ],
+            cwd=workdir,
+            env=env_for(url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         for n, log in enumerate(logs)
     ]
@@ -121,8 +145,11 @@ def run_workers(workdir: Path, feeds: list[Any], pg: PgServer, count: int, concu
                 if connection.scalar(text(IDLE_SQL)) == 0:
                     break
         wall = time.monotonic() - began
-        return {"kind": f"postgresql, {count} worker process{'es' if count > 1 else ''}", "wall": round(wall, 1),
-                **figures(engine, len(feeds))}
+        return {
+            "kind": f"postgresql, {count} worker process{'es' if count > 1 else ''}",
+            "wall": round(wall, 1),
+            **figures(engine, len(feeds)),
+        }
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -147,8 +174,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
     port = free_port()
     feeds = generate(port, feeds=args.feeds, items=args.items)
-    print(f"# {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}; "
-          f"{args.feeds} feeds × {args.items} items on loopback", flush=True)
+    print(
+        f"# {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}; "
+        f"{args.feeds} feeds × {args.items} items on loopback",
+        flush=True,
+    )
     rows = []
     pg = PgServer(bin_dir)
     pg.start()

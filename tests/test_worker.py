@@ -8,6 +8,7 @@ Real things only: a PostgreSQL cluster of the test's own (tests/pgserver.py), an
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -150,8 +151,17 @@ class Workers:
             with (self.root / f"worker{n}.log").open("wb") as log:  # the child keeps its own descriptor
                 self.procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "monitor", "--config", str(self.root / "config"), "worker"]
-                        + [*WORKER_ARGS, "--name", f"w{n}"],
+                        [
+                            sys.executable,
+                            "-m",
+                            "monitor",
+                            "--config",
+                            str(self.root / "config"),
+                            "worker",
+                            *WORKER_ARGS,
+                            "--name",
+                            f"w{n}",
+                        ],
                         cwd=self.root,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -245,7 +255,7 @@ def test_three_workers_poll_each_due_source_once_and_make_each_digest_once(
             text("SELECT digest_id, count(*) FROM delivery WHERE channel = 'file' GROUP BY 1")
         ).all()
     assert len({(start, end) for start, end, _ in periods}) == len(periods)  # each period once
-    assert all(later[0] == earlier[1] for earlier, later in zip(periods, periods[1:], strict=False))  # tiled
+    assert all(later[0] == earlier[1] for earlier, later in itertools.pairwise(periods))  # tiled
     assert sorted(p.name for p in (workers.root / "storage" / "digests").glob("*.md")) == sorted(
         Path(path).name for _, _, path in periods
     )

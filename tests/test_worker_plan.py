@@ -39,8 +39,15 @@ def test_due_sources_follow_the_schedule_and_skip_disabled_ones() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "cron", "gap"),
-    [(1, "* * * * * */1", 1), (7, "* * * * * */10", 10), (30, "* * * * * */30", 30), (45, "* * * * *", 60),
-     (60, "*/1 * * * *", 60), (90, "*/2 * * * *", 120), (3600, "0 * * * *", 3600)],
+    [
+        (1, "* * * * * */1", 1),
+        (7, "* * * * * */10", 10),
+        (30, "* * * * * */30", 30),
+        (45, "* * * * *", 60),
+        (60, "*/1 * * * *", 60),
+        (90, "*/2 * * * *", 120),
+        (3600, "0 * * * *", 3600),
+    ],
 )
 def test_tick_cron_fires_at_least_as_often_as_asked_rounded_to_a_divisor(seconds: float, cron: str, gap: int) -> None:
     assert plan.tick_cron(seconds) == cron
