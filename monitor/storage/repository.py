@@ -80,6 +80,12 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 query = query.where(SourceRow.id.in_(list(ids)))
             return [_state(row, counts.get(row.id, 0)) for row in session.scalars(query)]
 
+    def poll_states(self) -> list[SourceState]:
+        """Every source's state without its item count: what a scheduler reads each tick
+        (`source_states` counts every source's items, a scan of the item table)."""
+        with self.session() as session:
+            return [_state(row, 0) for row in session.scalars(select(SourceRow).order_by(SourceRow.id))]
+
     def record_success(
         self,
         session: Session,

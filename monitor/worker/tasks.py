@@ -121,7 +121,7 @@ def register_tasks(app: App, runtime: Runtime) -> None:
         its worker died, and `retry_stalled` will put the job back) gets none."""
         now = runtime.clock()
         sources = list(runtime.sources.values())
-        states = await asyncio.to_thread(repo.source_states, [s.id for s in sources])
+        states = await asyncio.to_thread(repo.poll_states)
         running = {
             job.task_kwargs.get("source_id")
             for job in await app.job_manager.list_jobs_async(task=plan.POLL, status="doing")
