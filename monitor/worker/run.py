@@ -4,6 +4,7 @@ the sources in the database (one process at a time), then run jobs until SIGTERM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
@@ -79,7 +80,8 @@ async def _work(config: Config, engine: Engine, make_cycle: CycleFactory, settin
     app = build_app(engine, settings)
     async with HttpxFetcher(config.settings.http) as fetcher:
         base = make_cycle(SqlRepository(engine), fetcher)
-        with parse_pool(base, PARSE_POOL_MIN_SOURCES if settings.parse_processes else 0) as cycle:
+        pool = parse_pool(base, PARSE_POOL_MIN_SOURCES if settings.parse_processes else 0)
+        with base.verifier or contextlib.nullcontext(), pool as cycle:  # the verifier's client closed at the end
             await _serve(app, config, cycle, settings, name)
     log.info("event=worker_stopped name=%s", name)
 
