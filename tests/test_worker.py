@@ -51,7 +51,9 @@ digest_cron = "*/15 * * * * *"
 [judge]
 encoder = "none"
 """
-WORKER_ARGS = ["--concurrency", "8", "--heartbeat", "1", "--stalled-after", "4", "--keep-jobs"]
+# A heartbeat a second; a worker silent for 8 s is taken for dead (a loaded 2-core machine can hold an
+# event loop up for seconds: a live worker taken for dead would have its jobs run twice)
+WORKER_ARGS = ["--concurrency", "8", "--heartbeat", "1", "--stalled-after", "8", "--keep-jobs"]
 
 
 def feed_body(n: int) -> bytes:
@@ -181,8 +183,19 @@ class Workers:
                     pytest.fail(f"worker {n} exited {proc.returncode}:\n{self.log(n)}")
             if time.monotonic() > deadline:
                 tails = "\n".join(f"-- worker {n}:\n{self.log(n)[-2000:]}" for n in range(len(self.procs)))
-                pytest.fail(f"never: {what}\n{tails}")
+                pytest.fail(f"never: {what}\nunfinished jobs: {self.unfinished()}\n{tails}")
             time.sleep(0.1)
+
+    def unfinished(self) -> list[Any]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text(
+                        "SELECT id, task_name, status, attempts, args FROM procrastinate.procrastinate_jobs "
+                        "WHERE status IN ('todo', 'doing') AND task_name NOT IN ('monitor.tick', 'monitor.retry_stalled')"
+                    )
+                ).all()
+            )
 
     def all_polled(self) -> bool:
         return self.scalar("SELECT count(*) FROM source WHERE next_poll_at IS NOT NULL") == SOURCES
@@ -343,3 +356,71 @@ def test_a_worker_on_sqlite_is_refused_with_a_clear_line(workspace: Any) -> None
     )
     assert done.returncode == 1
     assert "monitor worker needs PostgreSQL" in done.stderr and "Traceback" not in done.stderr
+
+
+ARTICLE_SOURCES, ARTICLES_EACH = 12, 3
+
+
+def article_page(title: str) -> bytes:
+    text = " ".join(
+        f"{title}: the US Commerce Department's export controls on Nvidia chips to China, part {k}." for k in range(8)
+    )
+    return f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p></article></body></html>".encode()
+
+
+@pytest.mark.slow
+def test_workers_fetch_the_articles_and_judge_every_relevant_item(pg_server: PgServer, tmp_path: Path) -> None:
+    """The article and judge jobs: every relevant item gets its article tried and its claims
+    judged, by two workers, each article requested once."""
+    root = tmp_path / "articles"
+    (root / "config").mkdir(parents=True)
+    (root / "storage").mkdir()
+    (root / "config" / "monitor.toml").write_text(
+        MONITOR_TOML.replace('article = "never"', 'article = "relevant"'), encoding="utf-8"
+    )
+    with scripted_server() as server:
+        blocks = []
+        for n in range(ARTICLE_SOURCES):
+            entries = []
+            for k in range(ARTICLES_EACH):
+                title = f"Nvidia H20 export controls tightened, report {n}-{k}"
+                link = server.doc(f"/a/{n}-{k}.html", article_page(title), content_type="text/html; charset=utf-8")
+                entries.append(
+                    f"<title>{title}</title><link>{link}</link><guid>a{n}-{k}</guid>"
+                    f"<description>BIS and the Entity List: {title}.</description>"
+                )
+            server.doc(f"/feed{n}.xml", rss(*entries))
+            blocks.append(f'[[source]]\nid = "a{n:02d}"\nurl = "{server.base}/feed{n}.xml"\nkind = "feed"\n')
+        (root / "config" / "sources.toml").write_text("\n".join(blocks), encoding="utf-8")
+        url = pg_server.create_database("worker_articles")
+        open_database(url).dispose()
+        workers = Workers(root, url)
+        try:
+            workers.start(2)
+            total = ARTICLE_SOURCES * ARTICLES_EACH
+            workers.wait_for(
+                "every article tried",
+                lambda: workers.scalar("SELECT count(*) FROM item WHERE article_status IS NOT NULL") == total,
+            )
+            workers.wait_for("the queue drained", workers.queue_idle)
+            workers.wait_for(
+                "every relevant original judged",
+                lambda: (
+                    workers.scalar(
+                        "SELECT count(*) FROM item WHERE relevant AND duplicate_of IS NULL AND matched_at IS NULL"
+                    )
+                    == 0
+                ),
+            )
+            assert workers.scalar("SELECT count(*) FROM item WHERE article_status = 'ok'") == total
+            assert workers.scalar("SELECT count(*) FROM item WHERE relevant") == total
+            assert workers.scalar("SELECT count(*) FROM item WHERE clustered_at IS NULL") == 0
+            hits = {p: n for p, n in server.hits.items() if p.startswith("/a/")}
+            assert len(hits) == total and set(hits.values()) == {1}
+            tasks = workers.scalar(
+                "SELECT count(DISTINCT task_name) FROM procrastinate.procrastinate_jobs WHERE status = 'succeeded' "
+                "AND task_name IN ('monitor.fetch_articles', 'monitor.match')"
+            )
+            assert tasks == 2
+        finally:
+            workers.stop()
