@@ -80,148 +80,167 @@ class Runtime:
         return dataclasses.replace(self.cycle, robots=RobotsCache(fetcher, self.config.settings.http.user_agent))
 
 
-def register_tasks(app: App, runtime: Runtime) -> None:
-    """Every job of the monitor on `app`, and the periodic tick and stalled-job check."""
-    repo = runtime.cycle.repo
-    settings = runtime.config.settings
+class Jobs:
+    """The monitor's jobs, as methods registered on a Procrastinate app (`register`): each a
+    short sequence of pipeline calls; blocking database and CPU work in threads, so that the
+    worker's event loop keeps its heartbeat going."""
 
-    async def defer(name: str, *, lock: str | None = None, queueing_lock: str | None = None, **kwargs: Any) -> bool:
-        """Queue a job; False when one with the same queueing lock waits already."""
-        try:
-            await app.configure_task(name, lock=lock, queueing_lock=queueing_lock).defer_async(**kwargs)
-        except AlreadyEnqueued:
-            return False
-        return True
+    def __init__(self, app: App, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.repo = runtime.cycle.repo
+        self.settings = runtime.config.settings
 
-    async def defer_poll(source_id: str) -> bool:
-        return await defer(
-            plan.POLL,
-            lock=plan.source_lock(source_id),
-            queueing_lock=plan.poll_queueing_lock(source_id),
-            source_id=source_id,
+    def register(self) -> None:
+        """Every job on the app, and the periodic tick and stalled-job check."""
+        task = self.app.task
+        tick = task(name=plan.TICK, queueing_lock=plan.TICK, lock=plan.TICK)(self.tick)
+        task(name=plan.POLL)(self.poll_source)
+        task(name=plan.ARTICLES)(self.fetch_articles)
+        task(name=plan.MATCH)(self.match)
+        task(name=plan.DIGEST, retry=RetryStrategy(max_attempts=60, wait=5, retry_exceptions={PollsInFlightError}))(
+            self.digest
         )
+        stalled = task(name=plan.RETRY_STALLED, queueing_lock=plan.RETRY_STALLED, lock=plan.RETRY_STALLED)(
+            self.retry_stalled
+        )
+        self.app.periodic(cron=plan.tick_cron(self.settings.schedule.poll_tick), periodic_id="tick")(tick)
+        self.app.periodic(cron=plan.tick_cron(self.runtime.settings.heartbeat), periodic_id="stalled")(stalled)
 
-    async def defer_match() -> bool:
-        return await defer(plan.MATCH, lock=plan.MATCH_LOCK, queueing_lock=plan.MATCH_LOCK)
+    # -- queueing
 
-    async def defer_articles(source_id: str, *, later: float = 0.0) -> bool:
-        lock = plan.articles_lock(source_id)
+    async def defer(
+        self, name: str, *, lock: str | None = None, queueing_lock: str | None = None, later: float = 0.0, **kwargs: Any
+    ) -> bool:
+        """Queue a job (`later` seconds from now); False when one with the same queueing lock
+        waits already."""
+        when = {"seconds": later} if later else None
         try:
-            await app.configure_task(
-                plan.ARTICLES, lock=lock, queueing_lock=lock, schedule_in={"seconds": later} if later else None
-            ).defer_async(source_id=source_id)
+            configured = self.app.configure_task(name, lock=lock, queueing_lock=queueing_lock, schedule_in=when)
+            await configured.defer_async(**kwargs)
         except AlreadyEnqueued:
             return False
         return True
 
-    @app.task(name=plan.TICK, queueing_lock=plan.TICK, lock=plan.TICK)
-    async def tick(timestamp: int) -> dict[str, int]:
+    async def defer_poll(self, source_id: str) -> bool:
+        lock, queueing = plan.source_lock(source_id), plan.poll_queueing_lock(source_id)
+        return await self.defer(plan.POLL, lock=lock, queueing_lock=queueing, source_id=source_id)
+
+    async def defer_match(self) -> bool:
+        return await self.defer(plan.MATCH, lock=plan.MATCH_LOCK, queueing_lock=plan.MATCH_LOCK)
+
+    async def defer_articles(self, source_id: str, *, later: float = 0.0) -> bool:
+        lock = plan.articles_lock(source_id)
+        return await self.defer(plan.ARTICLES, lock=lock, queueing_lock=lock, later=later, source_id=source_id)
+
+    # -- the jobs
+
+    async def tick(self, timestamp: int) -> dict[str, int]:
         """Queue a poll for each due source, the digest when one is due, and a judge batch
         when items are left to cluster or judge. A source whose poll is running (or stalled:
         its worker died, and `retry_stalled` will put the job back) gets none."""
-        now = runtime.clock()
-        sources = list(runtime.sources.values())
-        states = await asyncio.to_thread(repo.poll_states)
-        running = {
-            job.task_kwargs.get("source_id")
-            for job in await app.job_manager.list_jobs_async(task=plan.POLL, status="doing")
-        }
-        due = [s for s in plan.due_sources(sources, states, now, settings.poll) if s.id not in running]
-        queued = sum([await defer_poll(s.id) for s in due])
-        trigger = cron_trigger(settings.schedule.digest_cron, settings.schedule.timezone)
-        last_end = await asyncio.to_thread(repo.last_digest_end)
-        digest = plan.digest_due(trigger, last_end, now, runtime.started_at) and await defer(
+        now = self.runtime.clock()
+        states = await asyncio.to_thread(self.repo.poll_states)
+        doing = await self.app.job_manager.list_jobs_async(task=plan.POLL, status="doing")
+        running = {job.task_kwargs.get("source_id") for job in doing}
+        sources = list(self.runtime.sources.values())
+        due = [s for s in plan.due_sources(sources, states, now, self.settings.poll) if s.id not in running]
+        queued = sum([await self.defer_poll(s.id) for s in due])
+        digest = await self.digest_is_due(now) and await self.defer(
             plan.DIGEST, lock=plan.DIGEST_LOCK, queueing_lock=plan.DIGEST_LOCK
         )
-        match = await asyncio.to_thread(repo.has_unfinished_items) and await defer_match()
+        match = await asyncio.to_thread(self.repo.has_unfinished_items) and await self.defer_match()
         log.info("event=tick polls_queued=%d digest=%s match=%s", queued, digest, match)
         return {"polls": queued, "digest": int(digest), "match": int(match)}
 
-    @app.task(name=plan.POLL)
-    async def poll_source(source_id: str) -> str:
+    async def digest_is_due(self, now: datetime) -> bool:
+        schedule = self.settings.schedule
+        last_end = await asyncio.to_thread(self.repo.last_digest_end)
+        trigger = cron_trigger(schedule.digest_cron, schedule.timezone)
+        return plan.digest_due(trigger, last_end, now, self.runtime.started_at)
+
+    async def poll_source(self, source_id: str) -> str:
         """Poll one source, if it is still due (another job of its lock may have polled it
         since this one was queued); store its batch; queue its articles and a judge batch."""
-        source = runtime.sources.get(source_id)
+        source = self.runtime.sources.get(source_id)
         if source is None:
             return "unknown"
-        state = await asyncio.to_thread(repo.source_state, source_id)
-        if not is_due(
-            state.next_poll_at, runtime.clock(), settings.poll, source.interval, errors=state.consecutive_errors
-        ):
+        state = await asyncio.to_thread(self.repo.source_state, source_id)
+        errors = state.consecutive_errors
+        if not is_due(state.next_poll_at, self.runtime.clock(), self.settings.poll, source.interval, errors=errors):
             return "not_due"
-        outcome = await poll_one(source, runtime.fresh_cycle(), ArticleBudget(0, time.monotonic()))
+        outcome = await poll_one(source, self.runtime.fresh_cycle(), ArticleBudget(0, time.monotonic()))
         if outcome.next_poll_at is not None:
-            await asyncio.to_thread(repo.schedule_polls, {source_id: outcome.next_poll_at})
+            await asyncio.to_thread(self.repo.schedule_polls, {source_id: outcome.next_poll_at})
         if outcome.articles_left:
-            await defer_articles(source_id)
+            await self.defer_articles(source_id)
         if outcome.counts.new or outcome.counts.duplicate:
-            await defer_match()
+            await self.defer_match()
         return outcome.status
 
-    @app.task(name=plan.ARTICLES)
-    async def fetch_articles(source_id: str) -> int:
+    async def fetch_articles(self, source_id: str) -> int:
         """Fetch a source's pending articles within the `[poll]` shares; what is left is
         queued again a little later (a slow site does not hold a worker for ever)."""
-        source = runtime.sources.get(source_id)
+        source = self.runtime.sources.get(source_id)
         if source is None:
             return 0
-        left = await enrich_items(source, runtime.fresh_cycle(), ArticleBudget.start(settings.poll))
+        left = await enrich_items(source, self.runtime.fresh_cycle(), ArticleBudget.start(self.settings.poll))
         if left:
-            await defer_articles(source_id, later=runtime.settings.articles_again)
-        await defer_match()
+            await self.defer_articles(source_id, later=self.runtime.settings.articles_again)
+        await self.defer_match()
         return left
 
-    @app.task(name=plan.MATCH)
-    async def match() -> None:
+    async def match(self) -> None:
         """Near-duplicates, stories and the claims for every item not done yet (in a thread:
         the event loop keeps the worker's heartbeat going)."""
-        cycle = runtime.cycle
+        cycle = self.runtime.cycle
         if cycle.verifier is not None:
             cycle.verifier.start_cycle()
         await asyncio.to_thread(cluster_and_match, cycle)
 
-    @app.task(name=plan.DIGEST, retry=RetryStrategy(max_attempts=60, wait=5, retry_exceptions={PollsInFlightError}))
-    async def digest() -> str:
+    async def digest(self) -> str:
         """The digest of the period that is due, once: under the `digest` lock, a period made
         already is skipped. It waits (a retry) while a poll or a judge batch is under way:
         items dated in the period may still be stored or judged."""
-        now = runtime.clock()
-        trigger = cron_trigger(settings.schedule.digest_cron, settings.schedule.timezone)
-        period = due_digest_period(trigger, await asyncio.to_thread(repo.last_digest_end), now)
+        now = self.runtime.clock()
+        schedule = self.settings.schedule
+        trigger = cron_trigger(schedule.digest_cron, schedule.timezone)
+        period = due_digest_period(trigger, await asyncio.to_thread(self.repo.last_digest_end), now)
         if period is None:
             return "already made"
+        jobs = self.app.job_manager
         busy = [
-            *await app.job_manager.list_jobs_async(task=plan.POLL, status="doing"),
-            *await app.job_manager.list_jobs_async(task=plan.MATCH, status="doing"),
+            *await jobs.list_jobs_async(task=plan.POLL, status="doing"),
+            *await jobs.list_jobs_async(task=plan.MATCH, status="doing"),
         ]
         if busy:
             raise PollsInFlightError(f"{len(busy)} poll or judge jobs under way")
         start, end = period
-        outcome = await asyncio.to_thread(produce_digest, repo, runtime.config, start=start, end=end, now=now)
+        config = self.runtime.config
+        outcome = await asyncio.to_thread(produce_digest, self.repo, config, start=start, end=end, now=now)
         log.info("event=digest start=%s end=%s items=%d path=%s", start, end, outcome.digest.item_count, outcome.path)
         return str(outcome.path)
 
-    @app.task(name=plan.RETRY_STALLED, queueing_lock=plan.RETRY_STALLED, lock=plan.RETRY_STALLED)
-    async def retry_stalled(timestamp: int) -> int:
+    async def retry_stalled(self, timestamp: int) -> int:
         """Put back to `todo` the jobs of workers whose heartbeat stopped (killed, frozen). One
         check at a time (its lock): two reading the same list would put back a job that the
         first one's retry had already given to a live worker, and run it twice."""
-        stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=runtime.settings.stalled_after)
+        jobs = self.app.job_manager
         count = 0
-        for job in stalled:
+        for job in await jobs.get_stalled_jobs(seconds_since_heartbeat=self.runtime.settings.stalled_after):
             try:
-                await app.job_manager.retry_job(job)
+                await jobs.retry_job(job)
             except UniqueViolation:
                 # The same job waits already (its queueing lock): this one would block it for
                 # ever by holding the lock while `doing`; ended, it lets it run.
-                await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
-                log.warning(
-                    "event=job_superseded job=%s task=%s lock=%s reason=stalled", job.id, job.task_name, job.lock
-                )
+                await jobs.finish_job(job, Status.FAILED, delete_job=False)
+                log.warning("event=job_superseded job=%s task=%s lock=%s", job.id, job.task_name, job.lock)
                 continue
             log.warning("event=job_retried job=%s task=%s lock=%s reason=stalled", job.id, job.task_name, job.lock)
             count += 1
         return count
 
-    app.periodic(cron=plan.tick_cron(settings.schedule.poll_tick), periodic_id="tick")(tick)
-    app.periodic(cron=plan.tick_cron(runtime.settings.heartbeat), periodic_id="stalled")(retry_stalled)
+
+def register_tasks(app: App, runtime: Runtime) -> None:
+    """Every job of the monitor on `app` (`Jobs.register`)."""
+    Jobs(app, runtime).register()
