@@ -16,11 +16,14 @@ numpy's call overhead cost more than the work).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from monitor.models import ClusterUpdate
 from monitor.neardup import DEFAULT_WINDOW, NearDupIndex, Signature, signatures
@@ -82,14 +85,18 @@ def load_indexes(
         indexes.neardup.add(item_id, Signature.from_bytes(data), at, duplicate_of)
     for item in store.story_members_since(newest - indexes.stories.rule.window):
         features = extract_features(item.title, _body(item), item.lang)
-        indexes.stories.restore(item.id, item.story_id or item.id, features, item.published_at)
+        indexes.stories.restore(item.id, item.story_id or item.id, features, item.published_at, item.duplicate_of)
     return indexes
 
 
-def cluster(items: Sequence[Clusterable], indexes: Indexes) -> list[ClusterUpdate]:
+Vectors = Mapping[int, NDArray[np.float32]]  # item id → `monitor.story_vectors.item_vector`
+
+
+def cluster(items: Sequence[Clusterable], indexes: Indexes, vectors: Vectors | None = None) -> list[ClusterUpdate]:
     """Each item's near-duplicate root and story, oldest published first; exact copies (which
-    already have `duplicate_of`) join their original's story."""
-    return ClusterRun(indexes).cluster(items)
+    already have `duplicate_of`) join their original's story. With the items' `vectors`, edited
+    copies MinHash misses are near-duplicates too, and stories link by vectors as well."""
+    return ClusterRun(indexes).cluster(items, vectors)
 
 
 class ClusterRun:
@@ -102,11 +109,12 @@ class ClusterRun:
         self.indexes = indexes
         self._story_of: dict[int, int] = {}
 
-    def cluster(self, items: Sequence[Clusterable]) -> list[ClusterUpdate]:
+    def cluster(self, items: Sequence[Clusterable], vectors: Vectors | None = None) -> list[ClusterUpdate]:
         ordered = _in_order(items)
         folded = [fold_text(f"{i.title}\n{_body(i)}") for i in ordered]
         near = self._near_copies(ordered, folded)
-        return [self._place(item, text, near) for item, text in zip(ordered, folded, strict=True)]
+        vectors = vectors or {}
+        return [self._place(item, text, near, vectors.get(item.id)) for item, text in zip(ordered, folded, strict=True)]
 
     def _near_copies(
         self, ordered: Sequence[Clusterable], folded: Sequence[str]
@@ -118,16 +126,26 @@ class ClusterRun:
         roots = self.indexes.neardup.register_many(signed)
         return {item_id: (sig, root) for (item_id, sig, _), root in zip(signed, roots, strict=True)}
 
-    def _place(self, item: Clusterable, folded: str, near: dict[int, tuple[Signature, int | None]]) -> ClusterUpdate:
+    def _place(
+        self,
+        item: Clusterable,
+        folded: str,
+        near: dict[int, tuple[Signature, int | None]],
+        vector: NDArray[np.float32] | None,
+    ) -> ClusterUpdate:
         stories, body = self.indexes.stories, _body(item)
         if item.duplicate_of is not None:
             story = self._story_of.get(item.duplicate_of) or stories.assign_features(
-                item.id, extract_features(item.title, body, item.lang, folded), item.published_at, item.duplicate_of
+                item.id,
+                extract_features(item.title, body, item.lang, folded, vector),
+                item.published_at,
+                item.duplicate_of,
             )
             return ClusterUpdate(item.id, None, None, story or item.duplicate_of)
+        features = extract_features(item.title, body, item.lang, folded, vector)
         sig, root = near.get(item.id, (None, None))
-        features = extract_features(item.title, body, item.lang, folded)
-        joined = stories.assign_features(item.id, features, item.published_at, root)
+        joined, copy_of = stories.place(item.id, features, item.published_at, root)
+        root = root if root is not None else copy_of
         story = joined or (self._story_of.get(root) if root else None) or item.id
         self._story_of[item.id] = story
         new_story = (item.title, item.lang, item.published_at) if story == item.id else None

@@ -14,12 +14,13 @@ pure stages; the callers read and write the files.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.clustering import Indexes, cluster
+import numpy as np
+from numpy.typing import NDArray
+
 from monitor.judge.calibration import Calibration
 from monitor.judge.fitting import Example, Verdict, cross_validate, fit_calibration, judge_examples
 from monitor.judge.judge import Judge
@@ -28,22 +29,10 @@ from monitor.judge.llm import Verifier
 from monitor.judge.verifier import questions_for, settle_item, unsettled
 from monitor.models import VerifierOutcome, VerifierReport
 from monitor.relevance import TopicMatcher
+from monitor.story_fit import clusters_of
+from monitor.story_vectors import Embedder, embed_items
 
 DEFAULT_FOLDS = 5
-
-
-@dataclass(frozen=True)
-class _Clusterable:
-    """A labelled item as clustering reads a stored one."""
-
-    id: int
-    title: str
-    summary: str
-    text: str | None
-    lang: str
-    published_at: dt.datetime
-    duplicate_of: int | None = None
-    story_id: int | None = None
 
 
 @dataclass
@@ -55,28 +44,24 @@ class Evaluation:
     verifier: VerifierReport | None = None  # and what they cost
 
 
-def relevance_and_clusters(items: Sequence[LabelledItem], topic: TopicMatcher) -> Outcome:
-    """Relevance, near-duplicates and stories as a poll cycle decides them."""
+def relevance_and_clusters(
+    items: Sequence[LabelledItem], topic: TopicMatcher, encoder: Embedder | None = None
+) -> Outcome:
+    """Relevance, near-duplicates and stories as a poll cycle decides them (with the items'
+    vectors when there is an encoder)."""
     outcome = Outcome()
     for item in items:
         outcome.relevant[item.id] = _relevant(topic, item)
-    numbered = [
-        _Clusterable(
-            n,
-            i.title,
-            i.summary,
-            i.body,
-            i.lang,
-            dt.datetime.combine(i.published, dt.time(), tzinfo=dt.UTC),
-        )
-        for n, i in enumerate(items, 1)
-    ]
-    ids = {n: i.id for n, i in enumerate(items, 1)}
-    for update in cluster(numbered, Indexes()):
-        if update.duplicate_of is not None:
-            outcome.duplicate_of[ids[update.item_id]] = ids[update.duplicate_of]
-        outcome.story[ids[update.item_id]] = str(update.story_id)
+    links = clusters_of(items, item_vectors(encoder, items) if encoder is not None else None)
+    outcome.duplicate_of.update(links.duplicate_of)
+    outcome.story.update(links.story)
     return outcome
+
+
+def item_vectors(encoder: Embedder, items: Sequence[LabelledItem]) -> dict[str, NDArray[np.float32]]:
+    """Each labelled item's `item_vector`, by id."""
+    vectors = embed_items(encoder, [(i.title, f"{i.summary}\n{i.body}") for i in items])
+    return {i.id: v for i, v in zip(items, vectors, strict=True)}
 
 
 def _relevant(topic: TopicMatcher, item: LabelledItem) -> bool:
@@ -107,7 +92,7 @@ def evaluate(
 ) -> Evaluation:
     """The figures with the judge's calibration, and cross-validated ones with `folds`; with a
     `verifier`, also the figures of the flags its verdicts leave, and what it cost."""
-    outcome = relevance_and_clusters(items, topic)
+    outcome = relevance_and_clusters(items, topic, judge.encoder)
     judged = [i for i in items if outcome.relevant[i.id] and i.id not in outcome.duplicate_of]
     examples = examples_of(judge, judged)
     fitted = _scored(items, outcome, judge_examples(judge, judge.calibration, examples), cross_language)
