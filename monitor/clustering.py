@@ -1,12 +1,14 @@
 """Near-duplicates and stories for new items, with the in-memory indexes they need.
 
 `cluster` is pure over the indexes it is given: it decides each item's `duplicate_of` (a near
-copy of an earlier item, by MinHash) and `story_id` (the event it reports), oldest first, so a
-copy points at its original. `ClusterRun` does the same for a cycle's items given in chunks, and
-`cluster_pending` feeds it from storage a chunk at a time, so of a cycle's items only ids, dates
-and stories (a few dozen bytes each) are held at once beside one chunk's texts. `load_indexes`
-rebuilds the indexes from storage (stored signatures; no text is re-hashed for near-duplicates)
-over their windows.
+copy of an earlier item, by MinHash; or, given the items' vectors, an edited copy MinHash misses,
+by `StoryRule.is_copy` among the members of the stories it is compared with) and `story_id`
+(the event it reports), oldest first, so a copy points at its original. `ClusterRun` does the
+same for a cycle's items given in chunks, and `cluster_pending` feeds it from storage a chunk at
+a time, so of a cycle's items only ids, dates and stories (a few dozen bytes each) are held at
+once beside one chunk's texts. `load_indexes` rebuilds the indexes from storage (stored
+signatures; no text is re-hashed for near-duplicates) over their windows. (The poll cycle does
+not pass vectors yet: item vectors are not stored.)
 
 Each item's text is folded once; its signature and its story features are both taken from that,
 and the signatures and index searches of a chunk's originals are computed together (per item,
@@ -29,7 +31,8 @@ from monitor.models import ClusterUpdate
 from monitor.neardup import DEFAULT_WINDOW, NearDupIndex, Signature, signatures
 from monitor.normalize import fold_text
 from monitor.stories import StoryIndex, StoryRule
-from monitor.story_features import extract_features
+from monitor.story_features import StoryFeatures, extract_features
+from monitor.story_vectors import item_vector
 
 CHUNK = 2000  # items loaded, clustered and saved at a time by `cluster_pending`
 
@@ -89,7 +92,7 @@ def load_indexes(
     return indexes
 
 
-Vectors = Mapping[int, NDArray[np.float32]]  # item id → `monitor.story_vectors.item_vector`
+Vectors = Mapping[int, NDArray[np.float32]]  # item id → its texts' vectors (`story_vectors.embed_items`)
 
 
 def cluster(items: Sequence[Clusterable], indexes: Indexes, vectors: Vectors | None = None) -> list[ClusterUpdate]:
@@ -137,12 +140,12 @@ class ClusterRun:
         if item.duplicate_of is not None:
             story = self._story_of.get(item.duplicate_of) or stories.assign_features(
                 item.id,
-                extract_features(item.title, body, item.lang, folded, vector),
+                _features(item, body, folded, vector),
                 item.published_at,
                 item.duplicate_of,
             )
             return ClusterUpdate(item.id, None, None, story or item.duplicate_of)
-        features = extract_features(item.title, body, item.lang, folded, vector)
+        features = _features(item, body, folded, vector)
         sig, root = near.get(item.id, (None, None))
         joined, copy_of = stories.place(item.id, features, item.published_at, root)
         root = root if root is not None else copy_of
@@ -181,10 +184,11 @@ def chunks_in_order(pending: Iterable[tuple[int, datetime, bool]], size: int) ->
 
 
 # How a reprint names the outlet it copied: "来源：…", "据…消息", "转载自…", "Source: …". (A wire
-# dateline, "(Reuters) -", is on the original too, so it tells nothing.)
+# dateline, "(Reuters) -", is on the original too, so it tells nothing; nor does "据路透引述消息人士",
+# "according to Reuters, citing sources", with which an original report opens too.)
 _ATTRIBUTION = re.compile(
     r"(?:来源|來源|转载|轉載|转自|轉自)\s*[:：自]"
-    r"|^\s*[据據][^，,。]{2,20}消息"
+    r"|^\s*[据據][^，,。]{2,20}消息(?!人士)"  # 消息人士: "sources", whom an original cites too
     r"|(?:^|\n)\s*(?:source|reprinted from)\s*:",
     re.IGNORECASE,
 )
@@ -208,6 +212,11 @@ def _in_order(items: Sequence[Clusterable]) -> list[Clusterable]:
             tied.sort(key=lambda i: is_reprint(_body(i)))  # stable: by id within each kind
         ordered += tied
     return ordered
+
+
+def _features(item: Clusterable, body: str, folded: str, rows: NDArray[np.float32] | None) -> StoryFeatures:
+    vector = None if rows is None else item_vector(rows)
+    return extract_features(item.title, body, item.lang, folded, vector, rows)
 
 
 def _body(item: Clusterable) -> str:

@@ -59,7 +59,7 @@ def relevance_and_clusters(
 
 
 def item_vectors(encoder: Embedder, items: Sequence[LabelledItem]) -> dict[str, NDArray[np.float32]]:
-    """Each labelled item's `item_vector`, by id."""
+    """Each labelled item's text vectors (`embed_items`), by id."""
     vectors = embed_items(encoder, [(i.title, f"{i.summary}\n{i.body}") for i in items])
     return {i.id: v for i, v in zip(items, vectors, strict=True)}
 

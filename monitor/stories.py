@@ -1,7 +1,9 @@
 """Story grouping: items that report one event in different words share a story id.
 
 Items are compared by their names, numbers and terms (`monitor.story_features`), all read from
-the folded text, so traditional and simplified Chinese compare alike.
+the folded text, so traditional and simplified Chinese compare alike, and, where the caller gave
+them, by their vectors (`monitor.story_vectors`), the same rule for every pair of languages, with
+thresholds fitted on labelled items (`monitor.story_fit`).
 
 `StoryRule` decides whether two items report one event. Its thresholds come from the dev set's
 same-family pairs within 7 days (`bench/dedupe_eval.py` prints them): reports of different events
@@ -69,11 +71,14 @@ class StoryRule:
     By their vectors (`monitor.story_vectors`), the same rule for every pair of languages: within
     `vector_gap`, with `vector_entities` names and `vector_numbers` numbers in common, the cosine's
     z-score against unrelated items of that pair of languages (`background`) plus
-    `vector_number_weight` per number in common (up to `MAX_NUMBERS_COUNTED`) reaches `vector_z`:
+    `vector_number_weight` per number in common (up to `MAX_NUMBERS_COUNTED`) reaches `vector_z`
+    (`vector_anchored`: the cosine measured from the unrelated pairs' mean to the typical one of
+    one event's reports instead, as the two are nearer across languages):
     one topic weeks apart, or two events of one day with nothing specific in common, do not pass.
     An edited copy (a near-duplicate MinHash misses: a rewritten headline, a cut paragraph):
-    within `copy_gap`, one language family, term cosine ≥ `copy_terms` and vector cosine ≥
-    `copy_cos`; separate reports of one event share the names but not the wording.
+    within `copy_gap`, one language family, term cosine ≥ `copy_terms` and a sentence of the
+    headline and lead nearly the same (cosine ≥ `copy_cos`); separate reports of one event share
+    the names but neither the wording nor a sentence.
     The vector and copy thresholds are fitted on labelled items (`monitor.story_fit`).
     """
 
@@ -93,7 +98,8 @@ class StoryRule:
     vector_entities: int = 2
     vector_numbers: int = 0
     vector_number_weight: float = 0.0
-    copy_terms: float | None = 0.55
+    vector_anchored: bool = False
+    copy_terms: float | None = 0.5
     copy_cos: float = 0.98
     copy_gap: timedelta = timedelta(days=1)
 
@@ -115,8 +121,9 @@ class StoryRule:
         families)."""
         if self.copy_terms is None or sim is None or sim < self.copy_terms or gap > self.copy_gap:
             return False
-        cos = vector_cosine(a, b)
-        return cos is not None and cos >= self.copy_cos
+        if a.sentences is None or b.sentences is None:
+            return False
+        return float((a.sentences @ b.sentences.T).max()) >= self.copy_cos
 
     def _by_words(self, a: StoryFeatures, b: StoryFeatures, gap: timedelta, sim: float | None) -> float | None:
         if sim is None:
@@ -141,7 +148,7 @@ class StoryRule:
         cos = vector_cosine(a, b)
         if cos is None:
             return None
-        z = self.background.z(cos, language_pair(a.family, b.family))
+        z = self.background.z(cos, language_pair(a.family, b.family), self.vector_anchored)
         z += self.vector_number_weight * min(len(a.numbers & b.numbers), MAX_NUMBERS_COUNTED)
         return min(max(z, 0.0) / 100, 0.099) if z >= self.vector_z else None
 

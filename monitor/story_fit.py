@@ -28,22 +28,24 @@ from numpy.typing import NDArray
 from monitor.clustering import Indexes, cluster
 from monitor.judge.labels import LabelledItem, event_of, ratio, roots
 from monitor.stories import StoryIndex, StoryRule
-from monitor.story_vectors import fit_background
+from monitor.story_vectors import fit_background, item_vector
 
-ItemVectors = Mapping[str, NDArray[np.float32]]  # labelled item id → item vector
+ItemVectors = Mapping[str, NDArray[np.float32]]  # labelled item id → its texts' vectors (`embed_items`)
 
 COPY_GRID: dict[str, list[Any]] = {  # strict first: a looser point must score higher to win
-    "copy_terms": [0.7, 0.65, 0.6, 0.55, 0.5, 0.45],
-    "copy_cos": [0.98, 0.97, 0.96, 0.95],
+    "copy_terms": [0.7, 0.6, 0.5, 0.4],
+    "copy_cos": [0.995, 0.99, 0.985, 0.98, 0.975, 0.97],
     "copy_gap": [dt.timedelta(days=d) for d in (1, 2)],
 }
-VECTOR_GRID: dict[str, list[Any]] = {
-    "vector_z": [None, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0],
+_LINKS: dict[str, list[Any]] = {
     "vector_gap": [dt.timedelta(days=d) for d in (1, 2, 3)],
     "vector_entities": [3, 2, 1],
-    "vector_numbers": [1, 0],
     "vector_number_weight": [0.0, 0.5, 1.0],
 }
+VECTOR_GRIDS: list[dict[str, list[Any]]] = [  # the z-score in standard deviations, or anchored
+    {"vector_anchored": [False], "vector_z": [None, 3.0, 2.5, 2.0, 1.5, 1.0], **_LINKS},
+    {"vector_anchored": [True], "vector_z": [1.0, 0.8, 0.7, 0.6, 0.5, 0.4], **_LINKS},
+]
 _SWITCHES = frozenset({"vector_z", "copy_terms"})  # None turns their rule off
 
 
@@ -168,7 +170,10 @@ def fit_rule(items: Sequence[LabelledItem], vectors: ItemVectors, base: StoryRul
     """The rule with the copy and vector thresholds that score best on `items`."""
     rule = base or StoryRule()
     known = [i for i in items if i.id in vectors]
-    rule = dataclasses.replace(rule, background=fit_background([i.lang for i in known], [vectors[i.id] for i in known]))
+    root = roots(items)
+    groups = [(event_of(i, root), root[i.id]) for i in known]
+    background = fit_background([i.lang for i in known], [item_vector(vectors[i.id]) for i in known], groups)
+    rule = dataclasses.replace(rule, background=background)
 
     def dup_score(candidate: StoryRule) -> tuple[float, float]:
         f = count(items, clusters_of(items, vectors, candidate)).figures()
@@ -179,7 +184,8 @@ def fit_rule(items: Sequence[LabelledItem], vectors: ItemVectors, base: StoryRul
         return _f1(f["story_all_precision"], f["story_all_recall"]), f["story_all_precision"] or 0.0
 
     rule = _best(rule, COPY_GRID, dup_score)
-    return _best(rule, VECTOR_GRID, story_score)
+    fits = [_best(rule, grid, story_score) for grid in VECTOR_GRIDS]
+    return max(fits, key=story_score)  # the first on a tie
 
 
 def _best(

@@ -57,11 +57,12 @@ def item_vector(rows: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def embed_items(encoder: Embedder, items: Sequence[tuple[str, str]]) -> list[NDArray[np.float32]]:
-    """The `item_vector` of each (title, text), the texts of all embedded in one call."""
+    """The vectors of each (title, text)'s `item_texts`, one row per text (`item_vector` makes
+    them one), the texts of all embedded in one call."""
     texts = [item_texts(title, text) for title, text in items]
     rows = encoder.embed([t for ts in texts for t in ts])
     bounds = list(itertools.accumulate((len(ts) for ts in texts), initial=0))
-    return [item_vector(rows[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+    return [rows[lo:hi] for lo, hi in itertools.pairwise(bounds)]
 
 
 def language_pair(a: str, b: str) -> str:
@@ -71,38 +72,49 @@ def language_pair(a: str, b: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Background:
-    """Mean and spread of the cosines of unrelated items, per `language_pair`. The defaults were
-    fitted on the 95 items of the two dev files (4,465 pairs, nearly all of different events:
-    the second file holds the first's 60 items)."""
+    """Per `language_pair`: the mean and spread of the cosines of unrelated items, and the
+    typical cosine of two separate reports of one event (None where not fitted). The defaults
+    were fitted on the 95 items of the two dev files (4,465 pairs, nearly all of different
+    events: the second file holds the first's 60 items)."""
 
-    pairs: tuple[tuple[str, float, float], ...] = (
-        ("en-en", 0.8945, 0.033),
-        ("en-zh", 0.8584, 0.0234),
-        ("zh-zh", 0.925, 0.0195),
+    pairs: tuple[tuple[str, float, float, float | None], ...] = (
+        ("en-en", 0.8945, 0.033, 0.9708),
+        ("en-zh", 0.8584, 0.0234, 0.8975),
+        ("zh-zh", 0.925, 0.0195, 0.9755),
     )
 
-    def z(self, cos: float, pair: str) -> float:
-        """How far above the unrelated pairs' mean a cosine is, in their standard deviations."""
-        for key, mean, sd in self.pairs:
+    def z(self, cos: float, pair: str, anchored: bool = False) -> float:
+        """How far above the unrelated pairs' mean a cosine is: in their standard deviations,
+        or (`anchored`) as a share of the way from it to the typical cosine of one event's
+        reports, where that was fitted."""
+        for key, mean, sd, same in self.pairs:
             if key == pair:
-                return (cos - mean) / sd
+                return (cos - mean) / (same - mean if anchored and same is not None and same > mean else sd)
         return (cos - 0.9) / 0.03
 
 
-def fit_background(families: Sequence[str], vectors: Sequence[NDArray[np.float32]]) -> Background:
+def fit_background(
+    families: Sequence[str], vectors: Sequence[NDArray[np.float32]], events: Sequence[tuple[str, str]] | None = None
+) -> Background:
     """`Background` of these items: every pair's cosine, median and standard deviation per
-    language pair (the median, since some pairs are related)."""
+    language pair (the median, since some pairs are related); with each item's (event, original),
+    the median cosine of separate reports of one event (copies left out) where there are five."""
     matrix = np.stack(vectors)
     cos = matrix @ matrix.T
     found: dict[str, list[float]] = {}
+    same: dict[str, list[float]] = {}
     for i, j in itertools.combinations(range(len(families)), 2):
-        found.setdefault(language_pair(families[i], families[j]), []).append(float(cos[i, j]))
-    default = Background()
+        key = language_pair(families[i], families[j])
+        found.setdefault(key, []).append(float(cos[i, j]))
+        if events is not None and events[i][0] == events[j][0] and events[i][1] != events[j][1]:
+            same.setdefault(key, []).append(float(cos[i, j]))
     pairs = []
-    for key, _mean, _sd in default.pairs:
+    for key, mean, sd, typical in Background().pairs:
         values = np.array(found.get(key, []))
         if len(values) >= 10:
-            pairs.append((key, round(float(np.median(values)), 4), round(float(values.std()), 4)))
-        else:
-            pairs.append((key, _mean, _sd))
+            mean, sd = round(float(np.median(values)), 4), round(float(values.std()), 4)
+        if events is not None:
+            reports = same.get(key, [])
+            typical = round(float(np.median(reports)), 4) if len(reports) >= 5 else None
+        pairs.append((key, mean, sd, typical))
     return Background(tuple(pairs))

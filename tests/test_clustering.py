@@ -194,6 +194,7 @@ def test_load_indexes_uses_signatures_within_the_window() -> None:
         ("国家互联网信息办公室7月31日通报，已约谈该公司。", False),
         ("据中国网信网消息，国家互联网信息办公室7月31日通报。", True),
         ("據央視新聞客戶端消息，國家互聯網信息辦公室通報。", True),
+        ("據《路透》引述消息人士報道，美國有關部門會在芯片貨物中放置追蹤器。", False),  # citing sources
         ("正文。（文章来源：中国网信网；责任编辑：财经频道）", True),
         ("The Commerce Department said on Tuesday.", False),
         ("WASHINGTON (Reuters) - The Commerce Department said.", False),

@@ -61,13 +61,13 @@ def test_item_texts_are_the_headline_and_first_sentences_in_simplified_script() 
 
 
 def _features(family: str, vector: list[float], entities: set[str], numbers: set[str] = frozenset()) -> StoryFeatures:
+    """Features with one text, whose vector is the item's."""
     unit = np.array(vector, dtype=np.float32)
-    return StoryFeatures(
-        family, frozenset(entities), frozenset(numbers), term_ids("", "en"), unit / np.linalg.norm(unit)
-    )
+    unit /= np.linalg.norm(unit)
+    return StoryFeatures(family, frozenset(entities), frozenset(numbers), term_ids("", "en"), unit, unit[None, :])
 
 
-BACKGROUND = Background((("en-en", 0.5, 0.1), ("en-zh", 0.4, 0.1), ("zh-zh", 0.5, 0.1)))
+BACKGROUND = Background((("en-en", 0.5, 0.1, None), ("en-zh", 0.4, 0.1, None), ("zh-zh", 0.5, 0.1, None)))
 RULE = StoryRule(
     background=BACKGROUND, vector_z=2.0, vector_gap=timedelta(days=2), vector_entities=1, cross_entities=99
 )
@@ -92,7 +92,7 @@ def test_vectors_link_stories_by_one_rule_for_every_pair_of_languages(
     assert (RULE.decide(a, b, timedelta(days=gap_days), sim) is not None) is joins
 
 
-def test_an_edited_copy_is_found_by_its_words_and_vector() -> None:
+def test_an_edited_copy_is_found_by_its_words_and_a_sentence_kept() -> None:
     rule = StoryRule(copy_terms=0.5, copy_cos=0.95, copy_gap=timedelta(days=1))
     a = _features("en", [1.0, 0.0], {"nvidia"})
     b = _features("en", [0.99, 0.141], {"nvidia"})
@@ -106,8 +106,8 @@ def test_the_background_is_fitted_per_pair_of_languages() -> None:
     rng = np.random.default_rng(1)
     vectors = [item_vector(rng.normal(size=(2, 8)).astype(np.float32)) for _ in range(12)]
     background = fit_background(["en"] * 6 + ["zh-Hant"] * 6, vectors)
-    assert [key for key, _, _ in background.pairs] == ["en-en", "en-zh", "zh-zh"]
-    assert all(sd > 0 for _, _, sd in background.pairs)
+    assert [key for key, *_ in background.pairs] == ["en-en", "en-zh", "zh-zh"]
+    assert all(sd > 0 for _, _, sd, _ in background.pairs)
 
 
 EN_REPORT = (
@@ -150,3 +150,10 @@ def test_two_events_on_one_topic_a_month_apart_are_two_stories() -> None:
     vectors = dict(zip((1, 2), embed_items(encoder(), [(i.title, i.text or "") for i in items]), strict=True))
     updates = {u.item_id: u for u in cluster(items, Indexes(), vectors)}
     assert updates[2].story_id == 2
+
+
+def test_an_anchored_score_measures_the_way_to_one_events_reports() -> None:
+    background = Background((("en-en", 0.9, 0.03, 0.97), ("en-zh", 0.86, 0.02, 0.90), ("zh-zh", 0.92, 0.02, None)))
+    assert background.z(0.97, "en-en", anchored=True) == pytest.approx(1.0)
+    assert background.z(0.90, "en-zh", anchored=True) == pytest.approx(1.0)  # lower across languages, as far along
+    assert background.z(0.96, "zh-zh", anchored=True) == pytest.approx(2.0)  # no anchor fitted: standard deviations
