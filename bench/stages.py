@@ -132,9 +132,7 @@ def stage_store(sources: list[Source], batches: list[list[ItemIntent]], db: Path
                 planned, _counts = plan_batch(intents, repo.known_keys(session, source.id, intents))
             with store.measure():
                 repo.insert_items(session, planned)
-                repo.record_success(
-                    session, source.id, at=FETCHED_AT, status="ok", etag='"x"', last_modified=None, next_poll_at=None
-                )
+                repo.record_success(session, source.id, at=FETCHED_AT, status="ok", etag='"x"', last_modified=None)
         with store.measure():  # the commit
             pass
     repo.engine.dispose()

@@ -26,6 +26,7 @@ def story_json(story: StoredStory) -> dict[str, Any]:
         "id": story.id,
         "title": story.title,
         "lang": story.lang,
+        "titles": story.titles,
         "first_seen_at": iso(story.first_seen_at),
         "item_count": len(story.items),
         "outlet_count": len(story.outlets),
@@ -60,7 +61,7 @@ def cmd_stories(args: argparse.Namespace, config: Config) -> int:
             f"{s.first_seen_at:%Y-%m-%d}",
             str(len(s.items)),
             str(len(s.outlets)),
-            s.title,
+            "\n".join(s.titles.values()) or s.title,
             ", ".join(s.outlets[1:]),
         )
     Console().print(table)

@@ -14,13 +14,12 @@ pure stages; the callers read and write the files.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.clustering import Indexes, cluster
 from monitor.judge.calibration import Calibration
+from monitor.judge.encoder import Vectors
 from monitor.judge.fitting import Example, Verdict, cross_validate, fit_calibration, judge_examples
 from monitor.judge.judge import Judge
 from monitor.judge.labels import LabelledItem, Outcome, event_of, figures, roots
@@ -28,22 +27,9 @@ from monitor.judge.llm import Verifier
 from monitor.judge.verifier import ToVerify, verify_items
 from monitor.models import VerifierReport
 from monitor.relevance import TopicMatcher
+from monitor.story_fit import clusters_of
 
 DEFAULT_FOLDS = 5
-
-
-@dataclass(frozen=True)
-class _Clusterable:
-    """A labelled item as clustering reads a stored one."""
-
-    id: int
-    title: str
-    summary: str
-    text: str | None
-    lang: str
-    published_at: dt.datetime
-    duplicate_of: int | None = None
-    story_id: int | None = None
 
 
 @dataclass
@@ -55,28 +41,30 @@ class Evaluation:
     verifier: VerifierReport | None = None  # and what they cost
 
 
-def relevance_and_clusters(items: Sequence[LabelledItem], topic: TopicMatcher) -> Outcome:
-    """Relevance, near-duplicates and stories as a poll cycle decides them."""
+def relevance_and_clusters(
+    items: Sequence[LabelledItem], topic: TopicMatcher, judge: Judge | None = None
+) -> tuple[Outcome, dict[str, Vectors]]:
+    """Relevance, near-duplicates and stories as a poll cycle decides them, and the vectors the
+    judge gave the relevant items (which stories read too, as in a poll cycle)."""
     outcome = Outcome()
     for item in items:
         outcome.relevant[item.id] = _relevant(topic, item)
-    numbered = [
-        _Clusterable(
-            n,
-            i.title,
-            i.summary,
-            i.body,
-            i.lang,
-            dt.datetime.combine(i.published, dt.time(), tzinfo=dt.UTC),
-        )
-        for n, i in enumerate(items, 1)
-    ]
-    ids = {n: i.id for n, i in enumerate(items, 1)}
-    for update in cluster(numbered, Indexes()):
-        if update.duplicate_of is not None:
-            outcome.duplicate_of[ids[update.item_id]] = ids[update.duplicate_of]
-        outcome.story[ids[update.item_id]] = str(update.story_id)
-    return outcome
+    vectors = item_vectors(judge, [i for i in items if outcome.relevant[i.id]]) if judge is not None else {}
+    links = clusters_of(items, vectors)
+    outcome.duplicate_of.update(links.duplicate_of)
+    outcome.story.update(links.story)
+    return outcome, vectors
+
+
+def item_vectors(judge: Judge, items: Sequence[LabelledItem]) -> dict[str, Vectors]:
+    """Each labelled item's sentence vectors as the judge embeds them (none without an encoder),
+    by id."""
+    found = {}
+    for item in items:
+        vectors = judge.embed(judge.read(item.title, item.text, item.published))
+        if vectors is not None:
+            found[item.id] = vectors
+    return found
 
 
 def _relevant(topic: TopicMatcher, item: LabelledItem) -> bool:
@@ -84,15 +72,18 @@ def _relevant(topic: TopicMatcher, item: LabelledItem) -> bool:
     return topic.judge(item.title, f"{item.summary} {item.body}").relevant
 
 
-def examples_of(judge: Judge, items: Sequence[LabelledItem]) -> list[Example]:
-    """Each item read and embedded once, with its labels and its event."""
+def examples_of(
+    judge: Judge, items: Sequence[LabelledItem], vectors: Mapping[str, Vectors] | None = None
+) -> list[Example]:
+    """Each item read and embedded once (`vectors`: those embedded already), with its labels
+    and its event."""
     root = roots(items)
     examples = []
     for item in items:
         reading = judge.read(item.title, item.text, item.published)
-        examples.append(
-            Example(item.id, reading, judge.embed(reading), dict(item.claims), event_of(item, root), item.negative)
-        )
+        embedded = vectors.get(item.id) if vectors else None
+        embedded = embedded if embedded is not None else judge.embed(reading)
+        examples.append(Example(item.id, reading, embedded, dict(item.claims), event_of(item, root), item.negative))
     return examples
 
 
@@ -107,9 +98,9 @@ def evaluate(
 ) -> Evaluation:
     """The figures with the judge's calibration, and cross-validated ones with `folds`; with a
     `verifier`, also the figures of the flags its verdicts leave, and what it cost."""
-    outcome = relevance_and_clusters(items, topic)
+    outcome, vectors = relevance_and_clusters(items, topic, judge)
     judged = [i for i in items if outcome.relevant[i.id] and i.id not in outcome.duplicate_of]
-    examples = examples_of(judge, judged)
+    examples = examples_of(judge, judged, vectors)
     fitted = _scored(items, outcome, judge_examples(judge, judge.calibration, examples), cross_language)
     crossed = None
     if folds:

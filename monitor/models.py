@@ -7,6 +7,7 @@ rejected); pipeline records are frozen dataclasses.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -756,5 +757,20 @@ class StoredStory:
         return tuple(dict.fromkeys(i.source_id for i in self.items))
 
     @property
+    def titles(self) -> dict[str, str]:
+        """Its title in each language it was reported in (`titles_by_language`)."""
+        return titles_by_language(self.items)
+
+    @property
     def latest_at(self) -> datetime:
         return max((i.published_at for i in self.items), default=self.first_seen_at)
+
+
+def titles_by_language(items: Sequence[StoredItem]) -> dict[str, str]:
+    """The title of the first original report in each language (by primary subtag: "zh" for
+    both scripts), in the order the languages first reported: a reader of either language
+    sees the story under a headline they can read."""
+    titles: dict[str, str] = {}
+    for item in sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, i.id)):
+        titles.setdefault(item.lang.split("-")[0].lower() or "und", item.title)
+    return titles

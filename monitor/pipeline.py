@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_article
 from monitor.backoff import poll_delay
-from monitor.clustering import IndexCache, cluster_pending
+from monitor.clustering import IndexCache, VectorLookup, cluster_pending
 from monitor.dedupe import plan_batch
 from monitor.digest.build import Digest, DigestInput, build_digest
 from monitor.digest.run import write_markdown
@@ -310,11 +310,45 @@ def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatche
 
 
 def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
-    """After every source of a cycle is stored: near-duplicates and stories for the new items
-    (oldest first, so a copy points at its original), then the claims; `chunk` items at a time,
-    each chunk stored before the next is loaded, so memory does not grow with the cycle."""
-    cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk)
+    """After every source of a cycle is stored: the judge's vectors for the new relevant items,
+    near-duplicates and stories for the new items (oldest first, so a copy points at its
+    original; relevant ones compared by those vectors too), then the claims (from the vectors
+    stored: nothing is embedded twice); `chunk` items at a time, each chunk stored before the
+    next is loaded, so memory does not grow with the cycle."""
+    embed_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk)
+    lookup = stored_vectors(cycle.repo, cycle.judge)
+    cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk, vectors=lookup)
     match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier)
+
+
+def embed_items(repo: SqlRepository, judge: Judge, now: datetime, *, chunk: int = 500) -> int:
+    """Embed and store the sentences of the relevant items the judge has still to judge (a
+    chunk at a time), so that stories can compare them before the judge reads them; returns
+    how many items were looked at. Nothing is embedded without an encoder."""
+    if judge.encoder is None:
+        return 0
+    count, after = 0, None
+    while items := repo.items_to_match(after=after, limit=chunk):
+        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+        item_vectors(repo, judge, [i.id for i in items], readings, now)
+        count, after = count + len(items), items[-1].id
+    return count
+
+
+def stored_vectors(repo: SqlRepository, judge: Judge) -> VectorLookup | None:
+    """What stories read of the judge's stored vectors: those of its encoder (None without one)."""
+    if judge.encoder is None:
+        return None
+    name = judge.encoder_name
+
+    def lookup(ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {item_id: _unpacked(v) for item_id, v in repo.load_vectors(ids, name).items()}
+
+    return lookup
+
+
+def _unpacked(stored: StoredVectors) -> np.ndarray:
+    return np.frombuffer(stored.data, dtype=np.float16).reshape(stored.rows, stored.dim).astype(np.float32)
 
 
 def match_items(
@@ -387,7 +421,7 @@ def item_vectors(
         key = judge.embedded_key(reading)
         known = stored.get(item_id)
         if known is not None and known.key == key:
-            found.append(np.frombuffer(known.data, dtype=np.float16).reshape(known.rows, known.dim).astype(np.float32))
+            found.append(_unpacked(known))
             continue
         vectors = judge.embed(reading)
         found.append(vectors)

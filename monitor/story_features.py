@@ -330,20 +330,31 @@ def overlaps(query: NDArray[np.int64], others: list[NDArray[np.int64]]) -> list[
 
 @dataclass(frozen=True, slots=True, eq=False)
 class StoryFeatures:
-    """What story grouping compares: language family, names, numbers, term ids."""
+    """What story grouping compares: language family, names, numbers, term ids, and the item's
+    vector and its headline's and lead sentences' (`monitor.story_vectors`; None where no encoder
+    ran)."""
 
     family: str
     entities: frozenset[str]
     numbers: frozenset[str]
     terms: NDArray[np.int64]
+    vector: NDArray[np.float32] | None = None
+    sentences: NDArray[np.float32] | None = None  # one row per text, normalised
 
     def index_keys(self) -> set[str]:
         """Index keys: names and numbers, kept apart by a prefix."""
         return {f"e:{e}" for e in self.entities} | {f"n:{n}" for n in self.numbers}
 
 
-def extract_features(title: str, text: str, lang: str, folded: str | None = None) -> StoryFeatures:
+def extract_features(
+    title: str,
+    text: str,
+    lang: str,
+    folded: str | None = None,
+    vector: NDArray[np.float32] | None = None,
+    sentences: NDArray[np.float32] | None = None,
+) -> StoryFeatures:
     """The story features of an item's headline and text (`folded`: their `fold_text`, if
-    the caller has it already: f"{title}\\n{text}" folded)."""
+    the caller has it already: f"{title}\\n{text}" folded), with its vectors if any."""
     read = _read(f"{title}\n{text}", lang, folded)
-    return StoryFeatures(family(lang), _entities(read), _numbers(read.folded), _term_ids(read))
+    return StoryFeatures(family(lang), _entities(read), _numbers(read.folded), _term_ids(read), vector, sentences)

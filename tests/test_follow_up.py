@@ -5,6 +5,7 @@ of the restart. `monitor serve` runs as a subprocess against a loopback HTTP ser
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable
@@ -40,11 +41,7 @@ lock_ttl = 30
 
 ARTICLE = """<!doctype html><html lang="en"><head><title>{title}</title></head><body>
 <article><h1>{title}</h1>
-<p>The US Commerce Department tightened export controls on advanced AI chips on {n} July, a
-spokesperson said, naming Nvidia's H20 accelerator and high-bandwidth memory among the products
-that now need a licence before they are shipped to customers in China.</p>
-<p>Industry analysts said the rule would push Chinese buyers further towards domestic suppliers
-such as Huawei's Ascend line and Cambricon, while smuggling through third countries continued.</p>
+<p>{body}.</p>
 </article></body></html>"""
 
 
@@ -69,19 +66,32 @@ def configure(
     )
 
 
+def words(seed: str, count: int) -> str:
+    """Made-up words, different for every seed: distinct items (items reading alike are one
+    story's near-copies to the monitor, and get no article of their own)."""
+    rng = random.Random(seed)
+    return " ".join(
+        "".join(rng.choice("bcdfghjklmnprstvwz") + rng.choice("aeiou") for _ in range(3)) for _ in range(count)
+    )
+
+
 def feed_with_articles(site: Site, name: str, items: int, *, delay: float) -> str:
     """A feed of `items` entries whose links are article pages on the site, each served after
     `delay` seconds."""
     entries = []
     for n in range(items):
         path = f"/a/{name}-{n}.html"
-        title = f"{name} {n}: US tightens export controls on AI chips"
+        title = f"{name} {n}: US export controls on AI chips, {words(f'{name}{n}', 5)}"
         site.routes[path] = Route(
-            body=ARTICLE.format(title=title, n=n + 1).encode(), delay=delay, content_type="text/html"
+            body=ARTICLE.format(
+                title=title, body=f"Export controls on Nvidia chips: {words(f'{name}{n} article', 60)}"
+            ).encode(),
+            delay=delay,
+            content_type="text/html",
         )
         entries.append(
             f"<item><title>{title}</title><link>{site.url(path)}</link><guid>{name}-{n}</guid>"
-            f"<description>Export controls on Nvidia chips, item {n}.</description>"
+            f"<description>{words(f'{name}{n} summary', 12)}.</description>"
             f"<pubDate>Tue, 15 Jul 2025 08:{n % 60:02d}:00 GMT</pubDate></item>"
         )
     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>{"".join(entries)}</channel></rss>'

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.judge.registry import Claim
-from monitor.models import SourceState, StoredFlag, StoredItem
+from monitor.models import SourceState, StoredFlag, StoredItem, titles_by_language
 
 RELATION_ORDER = {"contradicts": 0, "updates": 1, "supports": 2}
 MAX_MENTIONS = 8
@@ -74,6 +74,7 @@ class StoryEntry:
     items: int
     latest_at: datetime
     claims: tuple[str, ...] = ()
+    other_titles: tuple[tuple[str, str], ...] = ()  # (language, title): its headline in the other languages reporting it
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,14 @@ def story_entry(
         items=len(group),
         latest_at=max(i.published_at for i in group),
         claims=tuple(claims),
+        other_titles=tuple(
+            (lang, title) for lang, title in titles_by_language(group).items() if lang != _language(lead)
+        ),
     )
+
+
+def _language(item: StoredItem) -> str:
+    return item.lang.split("-")[0].lower() or "und"
 
 
 def _url(item: StoredItem) -> str | None:
