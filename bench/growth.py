@@ -35,15 +35,16 @@ from sqlalchemy import insert
 
 from bench.feeds import EN_WORDS, ZH_CHARS
 from bench.judging import HASH_ENCODER, bench_judge, warm
-from monitor.clustering import IndexCache, cluster_pending
 from monitor.config import load_registry
-from monitor.dedupe import plan_batch
 from monitor.judge.judge import Judge
-from monitor.models import ItemIntent, Source
-from monitor.normalize import fold_text
-from monitor.pipeline import embed_items, match_items, stored_vectors
+from monitor.keep.clustering import IndexCache, cluster_pending
+from monitor.keep.dedupe import plan_batch
+from monitor.pipeline.cycle import embed_items, match_items, stored_vectors
+from monitor.records import ItemIntent
+from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import ItemRow, ItemVectorRow
+from monitor.text.normalize import fold_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 2000  # items a day
@@ -68,7 +69,7 @@ def _text(rng: random.Random, lang: str, words: int) -> str:
 def _signature(title: str, summary: str, lang: str) -> bytes | None:
     """The near-duplicate signature `clustering.cluster` stores, if the monitor has them."""
     try:
-        from monitor.neardup import shingle_hashes, signature_of
+        from monitor.keep.neardup import shingle_hashes, signature_of
     except ImportError:
         return None
     sig = signature_of(shingle_hashes(fold_text(f"{title}\n{summary}"), lang))
@@ -201,8 +202,8 @@ def _cpu(work: Callable[[], object]) -> float:
 def render_digest(repo: SqlRepository, start: datetime, end: datetime) -> str:
     """The Markdown digest of [start, end) with the digest functions of the day (they are being
     rewritten: adapt here). Gathers as `digest.run.make_digest` does, without a Config."""
-    from monitor.digest.build import DigestInput, build_digest
-    from monitor.digest.render import environment, render_markdown
+    from monitor.tell.build import DigestInput, build_digest
+    from monitor.tell.render import environment, render_markdown
 
     items = repo.list_items(since=start, until=end, by="fetched")
     originals = [i.id for i in items if i.duplicate_of is None and i.relevant]

@@ -80,8 +80,8 @@ async def poll_once(config_dir: Path) -> dict[str, object]:
     """One `monitor run --once` cycle without the lock and the table: timed from the first
     request to the last commit."""
     from monitor.cli import build_cycle
+    from monitor.collect.fetch import HttpxFetcher
     from monitor.config import load_config
-    from monitor.fetch import HttpxFetcher
     from monitor.service import run_cycle
     from monitor.storage import SqlRepository, open_database
 

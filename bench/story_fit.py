@@ -15,13 +15,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from monitor.evaluation import item_vectors
 from monitor.judge.encoder import load_encoder
 from monitor.judge.judge import Judge
 from monitor.judge.labels import read_labelled
 from monitor.judge.registry import Registry
-from monitor.stories import StoryRule
-from monitor.story_fit import clusters_of, count, cross_validate
+from monitor.keep.stories import StoryRule
+from monitor.pipeline.story_fit import clusters_of, count, cross_validate
+from monitor.pipeline.evaluate import item_vectors
 
 FIELDS = ("background", "vector_z", "vector_gap", "vector_entities", "vector_numbers", "vector_number_weight",
           "copy_terms", "copy_cos", "copy_gap")  # fmt: skip

@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError
 from monitor.judge.registry import Article, Registry
-from monitor.models import Settings, Source
-from monitor.relevance import DEFAULT_TOPIC, Topic
+from monitor.keep.relevance import DEFAULT_TOPIC, Topic
+from monitor.settings import Settings, Source
 from monitor.storage.db import check_database_url
 
 ENV_CONFIG = "MONITOR_CONFIG"

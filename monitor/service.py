@@ -5,7 +5,7 @@ Jobs (each with `max_instances=1`, `coalesce=True` and a misfire grace time):
   `next_poll_at` in the database (so the schedule survives restarts), as one cycle, recorded
   in the `cycle` table. `next_poll_at` is set by the pipeline with `monitor.backoff`.
 - `digest` on `[schedule] digest_cron` in `[schedule] timezone`: makes the digest of the
-  period that is due (`monitor.schedule.due_digest_period`) with `monitor.digest.run`: file,
+  period that is due (`monitor.tell.schedule.due_digest_period`) with `monitor.pipeline.digest`: file,
   Atom feed, e-mail when configured; once per period, also across restarts; a run missed while
   the service was down is caught up once at start. A period is closed only when no poll that
   could still store items of it runs (items are dated by their download, stored just after).
@@ -48,15 +48,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 
-from monitor.articles import RobotsCache
 from monitor.backoff import is_due
+from monitor.collect.articles import RobotsCache
+from monitor.collect.fetch import HttpxFetcher
 from monitor.config import Config
-from monitor.digest.run import DigestOutcome, run_digest
 from monitor.errors import MonitorError
-from monitor.fetch import HttpxFetcher
-from monitor.models import CycleReport, Fetcher, Settings, Source, SourceOutcome
-from monitor.pipeline import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
-from monitor.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
+from monitor.pipeline.cycle import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
+from monitor.pipeline.digest import DigestOutcome, run_digest
+from monitor.records import CycleReport, Fetcher, SourceOutcome
+from monitor.settings import Settings, Source
 from monitor.storage import SqlRepository
 from monitor.storage.lock import (
     POLL,
@@ -68,6 +68,7 @@ from monitor.storage.lock import (
     abandon_running_cycles,
     lock_holder,
 )
+from monitor.tell.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -172,7 +173,7 @@ def produce_digest(
     repo: SqlRepository, config: Config, *, start: datetime, end: datetime, now: datetime
 ) -> DigestOutcome:
     """The service's digest of a period: the file and Atom feed, and the e-mail when `[email]`
-    is configured (`monitor.digest.run.run_digest`, sent once per digest)."""
+    is configured (`monitor.pipeline.digest.run_digest`, sent once per digest)."""
     return run_digest(config, repo, now, config.settings.email.configured, period=(start, end))
 
 

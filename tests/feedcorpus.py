@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 import feedparser
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-from monitor.normalize import canonical_url
+from monitor.text.normalize import canonical_url
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser-tests"
 NOT_FEEDS = {"NOTICE.md", "LICENSE"}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.parse.article import Article, extract_article
+from monitor.collect.parse.article import Article, extract_article
 from tests.conftest import DATA
 
 PAGES = DATA / "pages"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.backoff import backoff_seconds, is_due, longest_delay, poll_delay
-from monitor.models import PollSettings
+from monitor.settings import PollSettings
 
 H = 3600.0
 DAY = 86400.0

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
-from monitor.decode import decode_html_noting, detect_charset
-from monitor.parse.feeds import parse_feed
+from monitor.collect.decode import decode_html_noting, detect_charset
+from monitor.collect.parse.feeds import parse_feed
 from tests.conftest import Workspace
 from tests.loopback import scripted_server
 

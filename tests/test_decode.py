@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from monitor.decode import declared_charset, decode_html, normalize_charset
+from monitor.collect.decode import declared_charset, decode_html, normalize_charset
 from tests.conftest import DATA
 
 PAGES = DATA / "pages"

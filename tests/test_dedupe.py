@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.dedupe import plan_batch
-from monitor.models import ItemIntent, KnownKeys
+from monitor.keep.dedupe import plan_batch
+from monitor.records import ItemIntent, KnownKeys
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

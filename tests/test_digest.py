@@ -15,10 +15,12 @@ import feedparser
 import pytest
 from markdown_it import MarkdownIt
 
-from monitor.digest.build import Digest, DigestInput, build_digest
-from monitor.digest.feed import build_feed
-from monitor.digest.message import compose_message
-from monitor.digest.render import (
+from monitor.judge.registry import Claim
+from monitor.records import DigestRecord, SourceState, StoredFlag, StoredItem
+from monitor.tell.build import Digest, DigestInput, build_digest
+from monitor.tell.feed import build_feed
+from monitor.tell.message import compose_message
+from monitor.tell.render import (
     environment,
     line,
     md_link,
@@ -28,8 +30,6 @@ from monitor.digest.render import (
     render_markdown,
     safe_url,
 )
-from monitor.judge.registry import Claim
-from monitor.models import DigestRecord, SourceState, StoredFlag, StoredItem
 
 END = datetime(2025, 7, 16, 7, tzinfo=UTC)
 START = END - timedelta(days=1)

@@ -27,11 +27,11 @@ from markdown_it import MarkdownIt
 
 from monitor.cli import main
 from monitor.config import load_config
-from monitor.digest.run import DIGEST_LOCK, run_digest
-from monitor.digest.smtp import SmtpMailer
-from monitor.models import Decision, ItemIntent, Planned
+from monitor.pipeline.digest import DIGEST_LOCK, run_digest
+from monitor.records import Decision, ItemIntent, Planned
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.lock import DbLock, LockOwner
+from monitor.tell.smtp import SmtpMailer
 from tests.conftest import FeedServer, Workspace
 from tests.test_digest import HOSTILE, assert_inert
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.cli_judge import reviewed_items
+from monitor.cli.judge import reviewed_items
 from monitor.judge.calibration import Calibration
 from monitor.judge.labels import Outcome, figures, read_labelled
-from monitor.models import StoredFlag, StoredItem
+from monitor.records import StoredFlag, StoredItem
 from tests.conftest import Workspace
 from tests.judging import SHARED, needs_encoder
 

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.feeds import generate
-from monitor.models import ParsedFeed
-from monitor.normalize import html_to_text
-from monitor.parse import fastfeed
-from monitor.parse.feeds import parse_fast, parse_feed, parse_with_feedparser
+from monitor.collect.parse import fastfeed
+from monitor.collect.parse.feeds import parse_fast, parse_feed, parse_with_feedparser
+from monitor.records import ParsedFeed
+from monitor.text.normalize import html_to_text
 from tests.conftest import DATA
 from tests.feedcorpus import CORPUS, load_corpus
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.parse.feeds import parse_feed
+from monitor.collect.parse.feeds import parse_feed
 from tests.conftest import DATA
 
 

@@ -13,9 +13,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.backoff import parse_retry_after
+from monitor.collect.fetch import HttpxFetcher
 from monitor.errors import BlockedURLError, FetchError
-from monitor.fetch import HttpxFetcher
-from monitor.models import HttpSettings
+from monitor.settings import HttpSettings
 
 SETTINGS = HttpSettings(timeout=2, deadline=3, max_bytes=4096, max_redirects=3, allow_private=True)
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
-from monitor.normalize import MAX_TITLE
+from monitor.text.normalize import MAX_TITLE
 from tests.conftest import Workspace
 from tests.loopback import Handler, ScriptedServer, item, rss, scripted_server
 

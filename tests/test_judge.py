@@ -13,7 +13,6 @@ import pytest
 
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError
-from monitor.judge.build import build_judge, shipped_calibration
 from monitor.judge.calibration import Calibration, Model
 from monitor.judge.encoder import EncoderUnavailableError, Vectors, load_encoder
 from monitor.judge.features import pair_features
@@ -22,6 +21,7 @@ from monitor.judge.judge import CalibrationMismatchError, Judge, check_calibrati
 from monitor.judge.lexicon import word_units, words
 from monitor.judge.reading import read_claims, read_item
 from monitor.judge.registry import Article, ClaimText, Registry
+from monitor.pipeline.build import build_judge, shipped_calibration
 from tests.conftest import Workspace
 from tests.judging import judge_for, needs_encoder
 

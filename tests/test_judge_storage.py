@@ -13,8 +13,8 @@ from sqlalchemy import MetaData, create_engine, insert, select
 
 from monitor.judge.encoder import Vectors
 from monitor.judge.judge import Judge
-from monitor.models import Source
-from monitor.pipeline import match_items
+from monitor.pipeline.cycle import match_items
+from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.db import alembic_config
 from monitor.storage.tables import FlagRow, ItemRow, ItemVectorRow

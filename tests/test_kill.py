@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.pipeline import PARSE_POOL_MIN_SOURCES
+from monitor.pipeline.cycle import PARSE_POOL_MIN_SOURCES
 from tests.conftest import Workspace
 from tests.invariants import check_database, query
 from tests.loopback import scripted_server
@@ -127,8 +127,8 @@ time.sleep(60)
 @pytest.mark.parametrize(
     "arm",
     [
-        "from monitor.lifeline import die_with_parent as arm",  # prctl on Linux
-        "from monitor.lifeline import _watch_parent as arm",  # the portable fallback
+        "from monitor.pipeline.lifeline import die_with_parent as arm",  # prctl on Linux
+        "from monitor.pipeline.lifeline import _watch_parent as arm",  # the portable fallback
     ],
     ids=["prctl", "watch-thread"],
 )

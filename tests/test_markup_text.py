@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.normalize import _event_text, _tree_text, clean_text, html_to_text, markup_text
+from monitor.text.normalize import _event_text, _tree_text, clean_text, html_to_text, markup_text
 from tests.feedcorpus import CORPUS, load_corpus
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "items.jsonl"

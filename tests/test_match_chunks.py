@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from monitor.models import Source
-from monitor.pipeline import match_items
+from monitor.pipeline.cycle import match_items
+from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import FlagRow, ItemRow
 from tests.judging import needs_encoder, shipped_judge

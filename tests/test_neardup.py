@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from monitor.neardup import (
+from monitor.keep.neardup import (
     LONG_SHINGLES,
     MIN_SHINGLES,
     NUM_PERM,
@@ -25,7 +25,7 @@ from monitor.neardup import (
     signatures,
     threshold_for,
 )
-from monitor.normalize import fold_text
+from monitor.text.normalize import fold_text
 
 T0 = datetime(2025, 7, 31, 8, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.normalize import canonical_url, content_hash, detect_lang, fold_text, html_to_text, settle_date
+from monitor.text.normalize import canonical_url, content_hash, detect_lang, fold_text, html_to_text, settle_date
 
 URLS = [
     ("HTTP://Example.COM:80/a/b?utm_source=x&b=2&a=1#frag", "http://example.com/a/b?a=1&b=2"),

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from monitor.decode import decode_html
-from monitor.models import ParsedFeed
-from monitor.parse.pages import PageSelectors, parse_date, parse_page
+from monitor.collect.decode import decode_html
+from monitor.collect.parse.pages import PageSelectors, parse_date, parse_page
+from monitor.records import ParsedFeed
 from tests.conftest import DATA
 
 PAGES = DATA / "pages"

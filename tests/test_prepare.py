@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from monitor import pipeline
 from monitor.cli import build_cycle, main
+from monitor.collect.fetch import HttpxFetcher
 from monitor.config import load_config
-from monitor.fetch import HttpxFetcher
-from monitor.models import FetchResult, Source
-from monitor.prepare import prepare_batch, prepare_in_worker
-from monitor.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.keep.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.pipeline import cycle as pipeline
+from monitor.pipeline.prepare import prepare_batch, prepare_in_worker
+from monitor.records import FetchResult
+from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from tests.conftest import DATA, FeedServer, Workspace
 
@@ -68,7 +69,7 @@ def test_a_cycle_of_many_sources_prepares_in_workers_what_the_main_process_would
         for name, ctype in FIXTURES
     ]
     workspace.sources(*entries)
-    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline.cycle"):
         assert main(["run", "--once"]) == 0
     assert "worker processes" in caplog.text
     in_workers = _stored(capsys)
@@ -76,7 +77,7 @@ def test_a_cycle_of_many_sources_prepares_in_workers_what_the_main_process_would
     workspace.database.unlink()
     monkeypatch.setattr(pipeline, "PARSE_POOL_MIN_SOURCES", 10_000)
     caplog.clear()
-    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline.cycle"):
         assert main(["run", "--once"]) == 0
     assert "worker processes" not in caplog.text
     in_main = _stored(capsys)
@@ -119,7 +120,7 @@ def test_a_dead_worker_means_preparing_in_the_main_process(
             finally:
                 pool.shutdown()
 
-    with caplog.at_level(logging.WARNING, logger="monitor.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="monitor.pipeline.cycle"):
         prepared = asyncio.run(prepare())
     assert "parser process died" in caplog.text
     assert [i.title for i in prepared.intents] == [

@@ -12,7 +12,9 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.normalize import (
+from monitor.collect.parse.feeds import parse_feed
+from monitor.collect.parse.pages import parse_date
+from monitor.text.normalize import (
     TRACKING_PARAMS,
     canonical_url,
     clean_text,
@@ -22,8 +24,6 @@ from monitor.normalize import (
     html_to_text,
     settle_date,
 )
-from monitor.parse.feeds import parse_feed
-from monitor.parse.pages import parse_date
 
 # OpenCC loads its dictionaries on first use; no example may be judged by that.
 SETTINGS = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])

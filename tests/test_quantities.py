@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.judge.quantities import find_months, find_quantities
-from monitor.normalize import fold_text
+from monitor.text.normalize import fold_text
 
 CASES = [
     ("4800 TOPS降至2400 TOPS", [(4800, 4800, "TOPS"), (2400, 2400, "TOPS")]),

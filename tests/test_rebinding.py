@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from monitor.collect.fetch import HttpxFetcher
 from monitor.errors import BlockedURLError, FetchError
-from monitor.fetch import HttpxFetcher
-from monitor.models import HttpSettings
+from monitor.settings import HttpSettings
 
 PUBLIC = "93.184.216.34"
 real_getaddrinfo = socket.getaddrinfo

@@ -1,4 +1,4 @@
-"""The topic rule (monitor.relevance): a labelled bilingual set, word boundaries, script folding,
+"""The topic rule (monitor.keep.relevance): a labelled bilingual set, word boundaries, script folding,
 the explanations, the topic's validation, and DEFAULT_TOPIC == the [topic] of config/monitor.toml.
 
 What the default topic counts as relevant (the labels below follow it):
@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from monitor.relevance import DEFAULT_TOPIC, Relevance, TermGroup, Topic, TopicMatcher
+from monitor.keep.relevance import DEFAULT_TOPIC, Relevance, TermGroup, Topic, TopicMatcher
 
 EXAMPLE_TOML = Path(__file__).parent.parent / "config" / "monitor.toml"
 

@@ -14,7 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from monitor.cli import main
-from monitor.digest.render import md_link, md_text, safe_url
+from monitor.tell.render import md_link, md_text, safe_url
 from tests.conftest import Workspace
 from tests.loopback import Handler, rss, scripted_server
 

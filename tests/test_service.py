@@ -24,11 +24,12 @@ import pytest
 
 from monitor.cli import main
 from monitor.logs import JsonFormatter
-from monitor.models import LockHolder, cron_fields
-from monitor.schedule import cron_trigger, due_digest_period, latest_fire, missed_digest
-from monitor.status import SourceHealth, assess_health
+from monitor.records import LockHolder
+from monitor.settings import cron_fields
 from monitor.storage import open_database
 from monitor.storage.lock import DbLock, LockHeldError, LockOwner
+from monitor.tell.schedule import cron_trigger, due_digest_period, latest_fire, missed_digest
+from monitor.tell.status import SourceHealth, assess_health
 from tests.conftest import Workspace
 
 T0 = datetime(2025, 7, 15, 12, 0, tzinfo=UTC)
@@ -215,11 +216,11 @@ def test_assess_health(service: LockHolder | None, rows: list[SourceHealth], ok:
 
 def test_json_log_lines_lift_key_value_pairs() -> None:
     record = logging.LogRecord(
-        "monitor.pipeline", logging.INFO, __file__, 1, "source=%s status=%s new=%d seconds=%.2f error=%r",
+        "monitor.pipeline.cycle", logging.INFO, __file__, 1, "source=%s status=%s new=%d seconds=%.2f error=%r",
         ("bis", "error", 0, 0.4213, "HTTP 503 Service Unavailable"), None,
     )  # fmt: skip
     entry = json.loads(JsonFormatter().format(record))
-    assert entry["level"] == "info" and entry["logger"] == "monitor.pipeline"
+    assert entry["level"] == "info" and entry["logger"] == "monitor.pipeline.cycle"
     assert entry["source"] == "bis" and entry["new"] == 0 and entry["seconds"] == 0.42
     assert entry["error"] == "HTTP 503 Service Unavailable"
     assert entry["at"].endswith("Z")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitor.stories import StoryIndex, StoryRule
-from monitor.story_features import (
+from monitor.keep.stories import StoryIndex, StoryRule
+from monitor.keep.story_features import (
     StoryFeatures,
     cosine,
     extract_entities,

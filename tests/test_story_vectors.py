@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitor.clustering import Indexes, cluster
-from monitor.stories import StoryRule
-from monitor.story_features import StoryFeatures, term_ids
 from monitor.judge.judge import Judge
 from monitor.judge.registry import Registry
-from monitor.story_vectors import LEAD_TEXTS, Background, fit_background, item_vector, lead_rows
+from monitor.keep.clustering import Indexes, cluster
+from monitor.keep.stories import StoryRule
+from monitor.keep.story_features import StoryFeatures, term_ids
+from monitor.keep.story_vectors import LEAD_TEXTS, Background, fit_background, item_vector, lead_rows
 from tests.judging import encoder, needs_encoder
 
 T0 = datetime(2025, 8, 12, 9, tzinfo=UTC)

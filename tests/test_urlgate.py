@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor import urlgate
-from monitor.robots import robots_allows
-from monitor.urlgate import address_reason, checked_addresses, is_fetch_url_allowed
+from monitor.collect import urlgate
+from monitor.collect.robots import robots_allows
+from monitor.collect.urlgate import address_reason, checked_addresses, is_fetch_url_allowed
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,8 @@ from monitor.judge.verifier import (
     settle,
     unsettled,
 )
-from monitor.models import Decision, VerifierOutcome, VerifierSettings
+from monitor.records import Decision, VerifierOutcome
+from monitor.settings import VerifierSettings
 from tests.llmserver import FAMILIES, ChatServer, Reply, chat_server, family, first_sentence, verdict
 
 ITEM = (

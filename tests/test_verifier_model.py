@@ -26,7 +26,8 @@ import pytest
 
 from monitor.judge.llm import Verifier
 from monitor.judge.verifier import RELATIONS, Question, question_key, request_body, settle
-from monitor.models import Decision, VerifierSettings
+from monitor.records import Decision
+from monitor.settings import VerifierSettings
 
 pytestmark = pytest.mark.slow
 

@@ -33,7 +33,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monitor.errors import StorageError
-from monitor.models import LockHolder
+from monitor.records import LockHolder
 from monitor.storage.tables import CycleRow, LockRow
 
 log = logging.getLogger(__name__)

@@ -9,18 +9,18 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Engine, Select, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.models import (
+from monitor.records import (
     ArticleUpdate,
     CycleRecord,
     DigestRecord,
     ItemIntent,
     KnownKeys,
     Planned,
-    Source,
     SourceOutcome,
     SourceState,
     StoredItem,
@@ -29,9 +29,24 @@ from monitor.models import (
 from monitor.storage.db import in_chunks
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
+from monitor.storage.rows import item_record
 from monitor.storage.stories import StoryStore
 from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
 from monitor.storage.vectors import VectorStore
+
+
+class ConfiguredSource(Protocol):
+    """What the source table keeps of a configured source (`monitor.settings.Source` is one):
+    storage reads the configuration's shape without importing it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
 
 
 class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
@@ -44,7 +59,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
 
     # -- sources -------------------------------------------------------------
 
-    def sync_sources(self, sources: Iterable[Source]) -> None:
+    def sync_sources(self, sources: Iterable[ConfiguredSource]) -> None:
         """Make the source table agree with the config; a changed URL forgets its validators."""
         with self.session() as session, session.begin():
             rows = {row.id: row for row in session.scalars(select(SourceRow))}
@@ -209,7 +224,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         budget left over is fetched before what came since), at most `limit`."""
         query = self._needing_article(include_irrelevant).where(ItemRow.source_id == source_id)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
+            return [item_record(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
 
     def count_needing_article(self, source_id: str, *, include_irrelevant: bool) -> int:
         query = self._needing_article(include_irrelevant).where(ItemRow.source_id == source_id)
@@ -299,7 +314,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         if limit is not None:
             query = query.limit(limit)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query)]
+            return [item_record(row) for row in session.scalars(query)]
 
     def count_items(self) -> int:
         from sqlalchemy import func
@@ -309,7 +324,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
 
     def items_by_ids(self, ids: Iterable[int]) -> list[StoredItem]:
         with self.session() as session:
-            return [_item(row) for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(list(ids))))]
+            return [item_record(row) for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(list(ids))))]
 
     def duplicates_of(self, ids: Sequence[int]) -> dict[int, list[StoredItem]]:
         """The copies of each given item."""
@@ -317,7 +332,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         with self.session() as session:
             query = select(ItemRow).where(ItemRow.duplicate_of.in_(list(ids))).order_by(ItemRow.id)
             for row in session.scalars(query):
-                found.setdefault(int(row.duplicate_of or 0), []).append(_item(row))
+                found.setdefault(int(row.duplicate_of or 0), []).append(item_record(row))
         return found
 
     # -- digests -------------------------------------------------------------
@@ -336,7 +351,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
     def find_items(self, *, url: str | None = None) -> list[StoredItem]:
         with self.session() as session:
             query = select(ItemRow).where(or_(ItemRow.url == url, ItemRow.canonical_url == url))
-            return [_item(row) for row in session.scalars(query)]
+            return [item_record(row) for row in session.scalars(query)]
 
     # -- poll cycles, digests and upkeep (the service) --------------------------
 
@@ -430,29 +445,6 @@ def _state(row: SourceRow, item_count: int) -> SourceState:
         last_error_at=row.last_error_at,
         next_poll_at=row.next_poll_at,
         item_count=item_count,
-    )
-
-
-def _item(row: ItemRow) -> StoredItem:
-    return StoredItem(
-        id=row.id,
-        source_id=row.source_id,
-        guid=row.guid,
-        url=row.url,
-        canonical_url=row.canonical_url,
-        title=row.title,
-        summary=row.summary,
-        lang=row.lang,
-        published_at=row.published_at,
-        fetched_at=row.fetched_at,
-        date_note=row.date_note,
-        duplicate_of=row.duplicate_of,
-        story_id=row.story_id,
-        relevant=row.relevant,
-        relevant_why=row.relevant_why,
-        text=row.text,
-        article_status=row.article_status,
-        article_error=row.article_error,
     )
 
 

@@ -1,0 +1,92 @@
+"""The `digest` command: write the digest of a period, mail it (`--send`), or show what would be
+mailed (`--dry-run`). The work is `monitor.pipeline.digest`; this module parses and prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor.cli.output import open_repository
+from monitor.config import Config
+from monitor.pipeline.digest import DigestOutcome, EmailOutcome, Period, Preview, preview_digest, run_digest
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(commands: Any, parse_when: Callable[[str], datetime], parse_day: Callable[[str], datetime]) -> None:
+    digest = commands.add_parser("digest", help="write the digest of a period (Markdown, Atom feed); --send mails it")
+    period = digest.add_mutually_exclusive_group()
+    period.add_argument("--since", type=parse_when, metavar="DATE", help="from DATE (UTC) to now")
+    period.add_argument("--date", type=parse_day, metavar="DAY", help="the UTC day DAY")
+    digest.add_argument("--out", type=Path, metavar="DIR", help="directory for the files (default: storage/digests)")
+    mode = digest.add_mutually_exclusive_group()
+    mode.add_argument("--send", action="store_true", help="also mail it ([email] in monitor.toml), once per period")
+    mode.add_argument("--dry-run", action="store_true", help="print the e-mail that --send would send; write nothing")
+    digest.set_defaults(func=cmd_digest)
+
+
+def cmd_digest(args: argparse.Namespace, config: Config, now: datetime | None = None) -> int:
+    now = now or datetime.now(UTC)
+    repo = open_repository(config, sync_sources=True)
+    period: Period | None = None
+    if args.date is not None:
+        period = (args.date, args.date + timedelta(days=1))
+    elif args.since is not None:
+        period = (args.since, now)
+    if args.dry_run:
+        print_preview(preview_digest(config, repo, now, period=period), config)
+        return EXIT_OK
+    outcome = run_digest(config, repo, now, args.send, period=period, out_dir=args.out)
+    print_outcome(outcome)
+    for failure in outcome.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return EXIT_FAILED if outcome.failures else EXIT_OK
+
+
+def print_outcome(outcome: DigestOutcome) -> None:
+    print(f"wrote {outcome.path} ({outcome.digest.item_count} items)")
+    if outcome.feed_path:
+        print(f"wrote {outcome.feed_path}")
+    for email in outcome.retried:
+        print(f"earlier digest {_period(email)}: {_email(email)}")
+    if outcome.email.status != "not requested":
+        print(f"e-mail: {_email(outcome.email)}")
+
+
+def _email(e: EmailOutcome) -> str:
+    if e.status == "sent":
+        return f"sent to {', '.join(e.recipients)}"
+    if e.status == "failed":
+        return f"not sent (attempt {e.attempts}; the next run with --send retries it)"
+    if e.status == "empty":
+        return "not sent: nothing new in the period ([email] send_empty = false)"
+    return e.status
+
+
+def _period(e: EmailOutcome) -> str:
+    return f"{e.start:%Y-%m-%d %H:%M} → {e.end:%Y-%m-%d %H:%M} UTC"
+
+
+def print_preview(preview: Preview, config: Config) -> None:
+    email = config.settings.email
+    digest = preview.digest
+    print(f"period: {digest.start:%Y-%m-%d %H:%M} → {digest.end:%Y-%m-%d %H:%M} UTC")
+    if not email.configured:
+        print("would send: no ([email] is not configured in monitor.toml)")
+    elif preview.would_send:
+        print("would send: yes")
+    else:
+        print("would send: no (" + ("already sent" if preview.reason == "already sent" else "empty period") + ")")
+    print(f"from: {email.sender or '-'}")
+    print(f"to: {', '.join(preview.recipients) or '-'}")
+    print(f"subject: {preview.email.subject}")
+    for record in preview.pending:
+        print(
+            f"would also retry: the digest of {record.period_start:%Y-%m-%d %H:%M} → {record.period_end:%Y-%m-%d %H:%M}"
+        )
+    print()
+    print(preview.email.text, end="" if preview.email.text.endswith("\n") else "\n")

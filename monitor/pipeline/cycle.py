@@ -1,0 +1,527 @@
+"""One poll cycle: fetch every source concurrently, then parse, normalise, dedupe and store
+each source's batch in one transaction. Only sequences the stages; failures become data."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment
+from sqlalchemy.exc import IntegrityError
+
+from monitor.backoff import poll_delay
+from monitor.collect.articles import ARTICLE_ACCEPT, ArticleOutcome, RobotsCache, fetch_article
+from monitor.errors import ParseError, SourceError
+from monitor.judge.judge import Judge
+from monitor.judge.llm import Verifier
+from monitor.judge.reading import ItemReading
+from monitor.judge.verifier import ToVerify, verify_items
+from monitor.keep.clustering import IndexCache, VectorLookup, cluster_pending
+from monitor.keep.dedupe import plan_batch
+from monitor.keep.relevance import TopicMatcher
+from monitor.pipeline.digest import write_markdown
+from monitor.pipeline.lifeline import die_with_parent
+from monitor.pipeline.prepare import PreparedBatch, prepare_batch, prepare_in_worker
+from monitor.records import (
+    ArticleUpdate,
+    CycleReport,
+    Decision,
+    Fetcher,
+    FetchResult,
+    SourceOutcome,
+    StoredItem,
+    VerifierReport,
+)
+from monitor.settings import PollSettings, Settings, Source
+from monitor.storage import SqlRepository
+from monitor.storage.vectors import StoredVectors
+from monitor.tell.build import Digest, DigestInput, build_digest
+from monitor.text.normalize import canonical_url, clean_text, detect_lang
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 200_000
+# A cycle of at least this many sources prepares its downloads (parse, normalise, judge) in
+# worker processes, one per core, beside the event loop's writes; a pool's start (about a second
+# of imports) pays off only on many.
+PARSE_POOL_MIN_SOURCES = 20
+Clock = Callable[[], datetime]
+OnOutcome = Callable[[SourceOutcome], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What a poll cycle works with: built once by the caller, passed down."""
+
+    repo: SqlRepository
+    fetcher: Fetcher
+    settings: Settings
+    topic: TopicMatcher
+    robots: RobotsCache
+    judge: Judge
+    clock: Clock = utcnow
+    parser: Executor | None = None  # where documents are parsed; None: in the event loop's thread
+    indexes: IndexCache = dataclasses.field(default_factory=IndexCache)  # near-duplicates and stories
+    verifier: Verifier | None = None  # [judge.verifier]; None: off
+
+
+async def poll_sources(
+    sources: Sequence[Source],
+    cycle: Cycle,
+    *,
+    on_outcome: OnOutcome | None = None,
+    others: Sequence[Source] = (),
+) -> CycleReport:
+    """Poll each source once; fetch the articles a budget left pending for `others` (sources
+    not due); then near-duplicates, stories and claims for every item not done yet. Downloads
+    run in parallel; each batch is written when its download completes (one writer: this event
+    loop). A source's next poll is set last: a cycle cut short leaves it due, its work found and
+    done first by the next one."""
+    started_at = cycle.clock()
+    budget = ArticleBudget.start(cycle.settings.poll)
+    if cycle.verifier is not None:
+        cycle.verifier.start_cycle()
+    outcomes: list[SourceOutcome] = []
+    with parse_pool(cycle, len(sources)) as working:
+        catch_up = [asyncio.create_task(enrich_items(s, working, budget)) for s in leftover(others, cycle)]
+        tasks = [asyncio.create_task(poll_one(s, working, budget)) for s in sources]
+        for task in asyncio.as_completed(tasks):
+            outcome = await task
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+        for left in await asyncio.gather(*catch_up, return_exceptions=True):
+            if isinstance(left, BaseException):  # a bug: the items stay pending for the next cycle
+                log.error("catching up on articles failed: %r", left)
+    cluster_and_match(cycle)
+    cycle.repo.schedule_polls({o.source_id: o.next_poll_at for o in outcomes if o.next_poll_at is not None})
+    order = {s.id: n for n, s in enumerate(sources)}
+    outcomes.sort(key=lambda o: order[o.source_id])
+    return CycleReport(started_at, cycle.clock(), outcomes, verifier_report(cycle.verifier))
+
+
+def verifier_report(verifier: Verifier | None) -> VerifierReport | None:
+    return verifier.report() if verifier is not None else None
+
+
+def leftover(sources: Sequence[Source], cycle: Cycle) -> list[Source]:
+    """Those of `sources` with articles still pending (a budget or a stop cut them short); none
+    when the budget allows no article at all."""
+    if not cycle.settings.poll.source_articles or not cycle.settings.poll.cycle_articles:
+        return []
+    by_mode: dict[bool, list[str]] = {True: [], False: []}
+    for source in sources:
+        mode = source.article or cycle.settings.poll.article
+        if mode != "never":
+            by_mode[mode == "all"].append(source.id)
+    pending = {
+        source_id
+        for include_irrelevant, ids in by_mode.items()
+        for source_id in cycle.repo.sources_needing_articles(ids, include_irrelevant=include_irrelevant)
+    }
+    return [s for s in sources if s.id in pending]
+
+
+def has_follow_up(sources: Sequence[Source], cycle: Cycle) -> bool:
+    """Whether work is left that a cycle would do without polling: articles pending for
+    `sources`, items not clustered or judged."""
+    return bool(leftover(sources, cycle)) or cycle.repo.has_unfinished_items()
+
+
+@dataclass
+class ArticleBudget:
+    """What a cycle may still spend on linked articles: a count and a deadline (monotonic
+    seconds), shared by its sources; each source also has its own share (`[poll]`)."""
+
+    left: int
+    deadline: float
+
+    @classmethod
+    def start(cls, poll: PollSettings) -> ArticleBudget:
+        return cls(poll.cycle_articles, time.monotonic() + poll.cycle_article_seconds)
+
+    def take(self, wanted: int) -> int:
+        """Up to `wanted` articles from what is left."""
+        taken = max(0, min(wanted, self.left))
+        self.left -= taken
+        return taken
+
+    def seconds(self, share: float) -> float:
+        """Seconds a source may spend now: its share, within the cycle's deadline."""
+        return max(0.0, min(share, self.deadline - time.monotonic()))
+
+
+async def poll_one(source: Source, cycle: Cycle, budget: ArticleBudget) -> SourceOutcome:
+    """Fetch, store, then enrich one source; any failure is recorded on the source."""
+    began = time.monotonic()
+    try:
+        outcome = await fetch_and_store(source, cycle)
+        left = await enrich_items(source, cycle, budget)
+        outcome = dataclasses.replace(outcome, articles_left=left)
+    except SourceError as e:
+        outcome = _failed(source, cycle, e.message, e.kind, getattr(e, "status", None), getattr(e, "retry_after", None))
+    except Exception as e:  # a bug: keep its traceback in the log, keep the other sources going
+        log.exception("source %s: unexpected error", source.id)
+        outcome = _failed(source, cycle, f"internal error: {type(e).__name__}: {e}", "internal", None)
+    elapsed = time.monotonic() - began
+    log.info(
+        "source=%s status=%s new=%d duplicate=%d unchanged=%d seconds=%.2f%s%s",
+        source.id,
+        outcome.status,
+        outcome.counts.new,
+        outcome.counts.duplicate,
+        outcome.counts.unchanged,
+        elapsed,
+        f" articles_left={outcome.articles_left}" if outcome.articles_left else "",
+        f" error={outcome.error!r}" if outcome.error else "",
+    )
+    return dataclasses.replace(outcome, seconds=elapsed)
+
+
+async def fetch_and_store(source: Source, cycle: Cycle) -> SourceOutcome:
+    """Download the source and store its batch. The download (counted against the fetcher's
+    memory budget while it lives) is dropped on return, before the articles are fetched."""
+    state = cycle.repo.source_state(source.id)
+    result = await cycle.fetcher.fetch(
+        source.id,
+        source.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        accept=FEED_ACCEPT if source.kind == "feed" else ARTICLE_ACCEPT,
+        source_host=source.host,
+    )
+    prepared = None if result.not_modified else await prepare_result(source, result, cycle)
+    return store_result(source, result, cycle, prepared)
+
+
+def store_result(
+    source: Source, result: FetchResult, cycle: Cycle, prepared: PreparedBatch | None = None
+) -> SourceOutcome:
+    """Store one download (prepared here unless `prepared` is given), or record a 304, in one
+    transaction. The outcome carries the next poll, which the caller sets once the follow-up
+    work is done (`poll_sources`)."""
+    repo, settings = cycle.repo, cycle.settings
+    next_poll_at = cycle.clock() + poll_delay(settings.poll, source.interval, errors=0, rand=random.random())
+    if result.not_modified:
+        with repo.session() as session, session.begin():
+            repo.record_success(
+                session,
+                source.id,
+                at=result.fetched_at,
+                status="not_modified",
+                etag=result.etag or None,
+                last_modified=result.last_modified,
+            )
+        return SourceOutcome(source.id, "not_modified", http_status=304, next_poll_at=next_poll_at)
+    if prepared is None:
+        prepared = _usable(source, prepare_batch(source, result, cycle.topic, _tolerance(cycle)))
+    intents = prepared.intents
+    for attempt in range(2):
+        try:
+            with repo.session() as session, session.begin():
+                planned, counts = plan_batch(intents, repo.known_keys(session, source.id, intents))
+                repo.insert_items(session, planned)
+                repo.record_success(
+                    session,
+                    source.id,
+                    at=result.fetched_at,
+                    status="ok",
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                )
+            break
+        except IntegrityError:
+            if attempt:  # another writer stored the same items meanwhile; plan again once
+                raise
+    return SourceOutcome(
+        source.id, "ok", counts=counts, warning=prepared.warning, http_status=result.status, next_poll_at=next_poll_at
+    )
+
+
+async def enrich_items(source: Source, cycle: Cycle, budget: ArticleBudget) -> int:
+    """Fetch the articles of this source's items that still lack their text (oldest first: what
+    an earlier budget or a stop left, then the new ones) and store text, canonical link,
+    language and relevance, each as it arrives. Within the source's share and the cycle's
+    budget: no download starts once the time is spent (those under way finish, bounded by
+    their own deadline), so one slow site cannot hold up the others' next poll, and each cycle
+    makes progress. Returns how many are left pending for the next cycle."""
+    poll = cycle.settings.poll
+    mode = source.article or poll.article
+    if mode == "never":
+        return 0
+    include_irrelevant = mode == "all"
+    wanted = budget.take(poll.source_articles)
+    queue = deque(cycle.repo.items_needing_article(source.id, include_irrelevant=include_irrelevant, limit=wanted))
+    budget.left += wanted - len(queue)
+    share_ends = time.monotonic() + poll.source_article_seconds
+
+    async def fetch_in_turn() -> None:
+        while queue and budget.seconds(share_ends - time.monotonic()) > 0:
+            item = queue.popleft()
+            outcome = await fetch_article(item, cycle.fetcher, cycle.robots, source.host)
+            cycle.repo.apply_articles([article_update(item, outcome, cycle.topic)])
+
+    await asyncio.gather(*(fetch_in_turn() for _ in range(min(len(queue), cycle.settings.http.per_host))))
+    budget.left += len(queue)  # not started: back to the cycle's budget
+    return cycle.repo.count_needing_article(source.id, include_irrelevant=include_irrelevant)
+
+
+def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatcher) -> ArticleUpdate:
+    """What an article adds to its item: text, a canonical link, a surer language and relevance."""
+    article = outcome.article
+    if outcome.status != "ok" or article is None:
+        return ArticleUpdate(item.id, outcome.status, outcome.error)
+    text = clean_text(article.text)[:MAX_TEXT]
+    verdict = topic.judge(item.title, f"{item.summary} {text}")
+    return ArticleUpdate(
+        item.id,
+        "ok",
+        None,
+        text=text,
+        canonical_url=canonical_url(article.canonical_url),
+        lang=detect_lang(f"{item.title} {text}", article.lang or item.lang),
+        relevant=verdict.relevant,
+        relevant_why=verdict.why,
+    )
+
+
+def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
+    """After every source of a cycle is stored: the judge's vectors for the new relevant items,
+    near-duplicates and stories for the new items (oldest first, so a copy points at its
+    original; relevant ones compared by those vectors too), then the claims (from the vectors
+    stored: nothing is embedded twice); `chunk` items at a time, each chunk stored before the
+    next is loaded, so memory does not grow with the cycle."""
+    embed_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk)
+    lookup = stored_vectors(cycle.repo, cycle.judge)
+    cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk, vectors=lookup)
+    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier)
+
+
+def embed_items(repo: SqlRepository, judge: Judge, now: datetime, *, chunk: int = 500) -> int:
+    """Embed and store the sentences of the relevant items the judge has still to judge (a
+    chunk at a time), so that stories can compare them before the judge reads them; returns
+    how many items were looked at. Nothing is embedded without an encoder."""
+    if judge.encoder is None:
+        return 0
+    count, after = 0, None
+    while items := repo.items_to_match(after=after, limit=chunk):
+        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+        item_vectors(repo, judge, [i.id for i in items], readings, now)
+        count, after = count + len(items), items[-1].id
+    return count
+
+
+def stored_vectors(repo: SqlRepository, judge: Judge) -> VectorLookup | None:
+    """What stories read of the judge's stored vectors: those of its encoder (None without one)."""
+    if judge.encoder is None:
+        return None
+    name = judge.encoder_name
+
+    def lookup(ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {item_id: _unpacked(v) for item_id, v in repo.load_vectors(ids, name).items()}
+
+    return lookup
+
+
+def _unpacked(stored: StoredVectors) -> np.ndarray:
+    return np.frombuffer(stored.data, dtype=np.float16).reshape(stored.rows, stored.dim).astype(np.float32)
+
+
+def match_items(
+    repo: SqlRepository,
+    judge: Judge,
+    now: datetime,
+    *,
+    source_id: str | None = None,
+    since: datetime | None = None,
+    again: bool = False,
+    chunk: int = 500,
+    verifier: Verifier | None = None,
+) -> int:
+    """Judge relevant original items against the claims and store the flags; returns the count
+    of items judged. `again` re-judges items judged before (review states are kept). Items are
+    loaded, judged and stored `chunk` at a time, so memory does not grow with their number; an
+    item's sentence vectors are stored once and reused, so a rematch embeds nothing new. With a
+    `verifier`, its verdicts decide the flags (`verify_matches`), and items it could not finish
+    with are judged again, from their stored vectors, in the next cycle."""
+    count, after = 0, None
+    pending_too = verifier is not None
+    while items := repo.items_to_match(
+        source_id=source_id, since=since, again=again, pending=pending_too, after=after, limit=chunk
+    ):
+        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+        vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
+        if verifier is None:
+            results = [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)]
+            repo.save_matches(results, now)
+        else:
+            results, pending = verify_matches(repo, judge, verifier, items, readings, vectors)
+            repo.save_matches(results, now, pending)
+        count, after = count + len(items), items[-1].id
+    return count
+
+
+def _item_text(item: StoredItem) -> str:
+    return f"{item.summary}\n{item.text or ''}"
+
+
+def verify_matches(
+    repo: SqlRepository,
+    judge: Judge,
+    verifier: Verifier,
+    items: Sequence[StoredItem],
+    readings: Sequence[ItemReading],
+    vectors: Sequence[np.ndarray | None],
+) -> tuple[list[tuple[int, list[Decision]]], set[int]]:
+    """Each item's flags once the verifier has had its say on the judge's candidates, and the
+    items with questions left (the cycle's budget spent or the server down: their judge flags
+    stand, `unverified`, until a later cycle asks). Stored answers are used, never paid twice."""
+    entries = [ToVerify(i.id, i.title, _item_text(i), r, v) for i, r, v in zip(items, readings, vectors, strict=True)]
+    settled, fresh = verify_items(judge, verifier.settings, entries, repo.load_verdicts, verifier.resolve)
+    repo.save_verdicts(fresh.values())
+    results = [(int(item_id), flags) for item_id, flags, _ in settled]
+    return results, {int(item_id) for item_id, _, left in settled if left}
+
+
+def item_vectors(
+    repo: SqlRepository, judge: Judge, ids: Sequence[int], readings: Sequence[ItemReading], now: datetime
+) -> list[np.ndarray | None]:
+    """Each item's sentence vectors: the stored ones where they are of this encoder and these
+    sentences, else embedded now and stored (float16)."""
+    if judge.encoder is None:
+        return [None] * len(ids)
+    stored = repo.load_vectors(ids, judge.encoder_name)
+    found: list[np.ndarray | None] = []
+    fresh: list[StoredVectors] = []
+    for item_id, reading in zip(ids, readings, strict=True):
+        key = judge.embedded_key(reading)
+        known = stored.get(item_id)
+        if known is not None and known.key == key:
+            found.append(_unpacked(known))
+            continue
+        vectors = judge.embed(reading)
+        found.append(vectors)
+        if vectors is None:
+            continue
+        half = vectors.astype(np.float16)
+        fresh.append(StoredVectors(item_id, judge.encoder_name, key, half.shape[0], half.shape[1], half.tobytes()))
+    repo.save_vectors(fresh, now)
+    return found
+
+
+async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> PreparedBatch:
+    """`prepare_batch` (parse, normalise, judge), in the cycle's worker processes when it has
+    them, else in a thread: the event loop goes on with the other downloads and writes meanwhile,
+    so a big feed does not make them miss their deadlines."""
+    tolerance = _tolerance(cycle)
+    if cycle.parser is not None:
+        try:
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                cycle.parser,
+                prepare_in_worker,
+                source,
+                result,
+                cycle.topic.topic,
+                tolerance,
+                cycle.topic.claim_terms,
+            )
+            return _usable(source, prepared)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): prepare here, as without a pool
+            log.warning("source %s: the parser process died; parsing in the main process", source.id)
+    return _usable(source, await asyncio.to_thread(prepare_batch, source, result, cycle.topic, tolerance))
+
+
+def _tolerance(cycle: Cycle) -> timedelta:
+    return timedelta(seconds=cycle.settings.poll.future_tolerance)
+
+
+def _usable(source: Source, prepared: PreparedBatch) -> PreparedBatch:
+    if not prepared.intents and prepared.warning:
+        raise ParseError(source.id, f"no entries: {prepared.warning}")
+    return prepared
+
+
+@contextlib.contextmanager
+def parse_pool(cycle: Cycle, sources: int) -> Iterator[Cycle]:
+    """The cycle with worker processes to parse in, one per core, for a cycle of many sources on
+    a machine of several cores; else the cycle as it is. The workers end with the block."""
+    cores = os.cpu_count() or 1
+    if cycle.parser is not None or cores < 2 or sources < PARSE_POOL_MIN_SOURCES:
+        yield cycle
+        return
+    # spawn, not fork: this process has threads (asyncio.to_thread, heartbeats) that fork would copy mid-lock.
+    # Workers end with this process, also when it is killed (monitor.pipeline.lifeline).
+    pool = ProcessPoolExecutor(
+        max_workers=cores,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+    log.debug("preparing %d sources in %d worker processes", sources, cores)
+    try:
+        yield dataclasses.replace(cycle, parser=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _failed(
+    source: Source, cycle: Cycle, message: str, kind: str, status: int | None, retry_after: float | None = None
+) -> SourceOutcome:
+    """Record a failure; the next poll backs off (monitor.backoff), honouring Retry-After."""
+    now = cycle.clock()
+    errors = cycle.repo.source_state(source.id).consecutive_errors + 1
+    delay = poll_delay(
+        cycle.settings.poll,
+        source.interval,
+        errors=errors,
+        rand=random.random(),
+        status=status,
+        retry_after=retry_after,
+    )
+    cycle.repo.record_error(source.id, at=now, message=f"{kind}: {message}", next_poll_at=now + delay)
+    return SourceOutcome(source.id, "error", error=message, error_kind=kind, http_status=status)
+
+
+def write_digest(
+    repo: SqlRepository,
+    *,
+    title: str,
+    start: datetime,
+    end: datetime,
+    out_dir: Path,
+    env: Environment,
+    clock: Clock = utcnow,
+) -> tuple[Path, Digest]:
+    """Build the period's digest, write it as Markdown, then record it (learn after output).
+
+    Without the config it knows no claim texts and sends nothing: the full digest run (file,
+    Atom feed, e-mail, deliveries recorded) is `monitor.pipeline.digest.run_digest`."""
+    items = repo.list_items(since=start, until=end, by="fetched")
+    originals = [i.id for i in items if i.duplicate_of is None and i.relevant]
+    copies = repo.duplicates_of(originals) if originals else {}
+    data = DigestInput(items, copies, repo.list_flags(since=start), (), {}, repo.source_states())
+    digest = build_digest(title, start, end, data)
+    _record, path = write_markdown(repo, digest, out_dir, env, clock())
+    return path, digest
