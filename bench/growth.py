@@ -39,7 +39,7 @@ from monitor.config import load_registry
 from monitor.judge.judge import Judge
 from monitor.keep.clustering import IndexCache, cluster_pending
 from monitor.keep.dedupe import plan_batch
-from monitor.pipeline.cycle import embed_items, match_items, stored_vectors
+from monitor.pipeline.match import embed_items, match_items, stored_vectors
 from monitor.records import ItemIntent
 from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database

@@ -31,7 +31,8 @@ from bench.judging import bench_judge, warm
 from monitor.collect.fetch import HttpxFetcher
 from monitor.collect.parse.feeds import parse_feed
 from monitor.keep.dedupe import plan_batch
-from monitor.keep.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline.cycle import FEED_ACCEPT
 from monitor.pipeline.prepare import judge_intent
 from monitor.records import FetchResult, ItemIntent, ParsedFeed
@@ -187,7 +188,7 @@ def stage_match_stored(db: Path, sample: int) -> tuple[Timing, Timing, int, int]
     store the flags) on the first `sample` relevant originals; then again (`again=True`, a
     rematch: the vectors loaded, nothing embedded). Returns both timings, the items judged and
     the relevant originals in all."""
-    from monitor.pipeline.cycle import match_items
+    from monitor.pipeline.match import match_items
 
     repo = SqlRepository(open_database(f"sqlite:///{db}"))
     originals = keep_relevant(repo, sample)

@@ -20,8 +20,8 @@ from monitor.judge.judge import Judge
 from monitor.judge.labels import read_labelled
 from monitor.judge.registry import Registry
 from monitor.keep.stories import StoryRule
-from monitor.pipeline.story_fit import clusters_of, count, cross_validate
 from monitor.pipeline.evaluate import item_vectors
+from monitor.pipeline.story_fit import clusters_of, count, cross_validate
 
 FIELDS = ("background", "vector_z", "vector_gap", "vector_entities", "vector_numbers", "vector_number_weight",
           "copy_terms", "copy_cos", "copy_gap")  # fmt: skip

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError
 from monitor.judge.registry import Article, Registry
-from monitor.keep.relevance import DEFAULT_TOPIC, Topic
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.relevance import Topic
 from monitor.settings import Settings, Source
 from monitor.storage.db import check_database_url
 

@@ -72,3 +72,8 @@ def configure_logging(level: str, fmt: LogFormat = "text") -> None:
     root.setLevel(level.upper())
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+
+
+def log_time(when: datetime | None) -> str:
+    """A time as the event lines show it: UTC to the second, "Z"; "-" for none."""
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else "-"

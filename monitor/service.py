@@ -38,7 +38,7 @@ import dataclasses
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,9 +53,11 @@ from monitor.collect.articles import RobotsCache
 from monitor.collect.fetch import HttpxFetcher
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.pipeline.cycle import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
+from monitor.logs import log_time
+from monitor.pipeline.cycle import Clock, Cycle, has_follow_up, utcnow
 from monitor.pipeline.digest import DigestOutcome, run_digest
-from monitor.records import CycleReport, Fetcher, SourceOutcome
+from monitor.pipeline.run import run_cycle
+from monitor.records import Fetcher
 from monitor.settings import Settings, Source
 from monitor.storage import SqlRepository
 from monitor.storage.lock import (
@@ -76,97 +78,6 @@ CycleFactory = Callable[[SqlRepository, Fetcher], Cycle]
 
 
 # -- the units of work, shared with the command line ---------------------------------------
-
-
-async def run_cycle(
-    sources: Sequence[Source],
-    cycle: Cycle,
-    *,
-    trigger: str,
-    on_outcome: OnOutcome | None = None,
-    others: Sequence[Source] = (),
-) -> CycleReport:
-    """Poll `sources` once (and catch up on `others`' pending articles), recorded as a cycle
-    row: running, then its counts and failures (also when interrupted: the sources done by then
-    are counted)."""
-    began = time.monotonic()
-    cycle_id = cycle.repo.start_cycle(trigger=trigger, at=cycle.clock(), sources=len(sources))
-    outcomes: list[SourceOutcome] = []
-
-    def collect(outcome: SourceOutcome) -> None:
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-
-    status = "crashed"
-    try:
-        report = await poll_sources(sources, cycle, on_outcome=collect, others=others)
-        status = cycle_status(outcomes)
-        return report
-    except asyncio.CancelledError:
-        status = "interrupted"
-        raise
-    finally:
-        verified = verifier_report(cycle.verifier)
-        cycle.repo.finish_cycle(cycle_id, at=cycle.clock(), status=status, outcomes=outcomes, verifier=verified)
-        _log_cycle(cycle_id, trigger, status, len(sources), outcomes, time.monotonic() - began)
-        if verified is not None:
-            log.info(
-                "event=verifier cycle=%d calls=%d tokens=%d seconds=%.2f invalid=%d errors=%d left=%d stopped=%r",
-                cycle_id,
-                verified.calls,
-                verified.tokens,
-                verified.seconds,
-                verified.invalid,
-                verified.errors,
-                verified.left,
-                verified.stopped,
-            )
-        _log_backoff(cycle.repo, outcomes)
-
-
-def cycle_status(outcomes: Sequence[SourceOutcome]) -> str:
-    failed = sum(o.status == "error" for o in outcomes)
-    if not failed:
-        return "ok"
-    return "failed" if failed == len(outcomes) else "partial"
-
-
-def _log_cycle(
-    cycle_id: int, trigger: str, status: str, sources: int, outcomes: Sequence[SourceOutcome], seconds: float
-) -> None:
-    log.info(
-        "event=cycle cycle=%d trigger=%s status=%s sources=%d ok=%d not_modified=%d failed=%d "
-        "new=%d duplicate=%d unchanged=%d seconds=%.2f",
-        cycle_id,
-        trigger,
-        status,
-        sources,
-        sum(o.status == "ok" for o in outcomes),
-        sum(o.status == "not_modified" for o in outcomes),
-        sum(o.status == "error" for o in outcomes),
-        sum(o.counts.new for o in outcomes),
-        sum(o.counts.duplicate for o in outcomes),
-        sum(o.counts.unchanged for o in outcomes),
-        seconds,
-    )
-
-
-def _log_backoff(repo: SqlRepository, outcomes: Sequence[SourceOutcome]) -> None:
-    failed = [o.source_id for o in outcomes if o.status == "error"]
-    for state in repo.source_states(failed) if failed else []:
-        wait = (
-            (state.next_poll_at - state.last_polled_at).total_seconds()
-            if state.next_poll_at and state.last_polled_at
-            else 0
-        )
-        log.info(
-            "event=backoff source=%s errors=%d wait=%.1f next_poll_at=%s",
-            state.id,
-            state.consecutive_errors,
-            wait,
-            _iso(state.next_poll_at),
-        )
 
 
 def produce_digest(
@@ -338,7 +249,7 @@ class Service:
             schedule.poll_tick,
             schedule.timezone,
             schedule.digest_cron,
-            _iso(next_fire(self.digest_trigger, now)),
+            log_time(next_fire(self.digest_trigger, now)),
             schedule.maintenance_cron,
         )
 
@@ -423,19 +334,21 @@ class Service:
                 produce_digest, self.repo, self.config, start=start, end=end, now=self.clock()
             )
         except MonitorError as e:
-            log.error("event=digest_failed start=%s end=%s error=%r", _iso(start), _iso(end), str(e))
+            log.error("event=digest_failed start=%s end=%s error=%r", log_time(start), log_time(end), str(e))
             return
         log.info(
             "event=digest start=%s end=%s items=%d path=%s email=%r seconds=%.2f",
-            _iso(start),
-            _iso(end),
+            log_time(start),
+            log_time(end),
             outcome.digest.item_count,
             outcome.path,
             outcome.email.status,
             time.monotonic() - began,
         )
         for failure in outcome.failures:
-            log.warning("event=digest_delivery_failed start=%s end=%s error=%r", _iso(start), _iso(end), failure)
+            log.warning(
+                "event=digest_delivery_failed start=%s end=%s error=%r", log_time(start), log_time(end), failure
+            )
 
     async def maintain(self) -> None:
         """Tidy the database between poll cycles."""
@@ -522,7 +435,3 @@ def _skip_busy_poll_ticks(record: logging.LogRecord) -> bool:
 def _call_soon(loop: asyncio.AbstractEventLoop, func: Callable[[str], None], name: str) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop: the service has stopped already
         loop.call_soon_threadsafe(func, name)
-
-
-def _iso(when: datetime | None) -> str:
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else "-"

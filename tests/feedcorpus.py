@@ -1,5 +1,5 @@
 """feedparser's own test feeds, served on loopback as sources: the harness shared by
-`tests/test_feedparser_corpus.py` and `bench/feedparser_corpus.py`.
+`tests/collect/test_feedparser_corpus.py` and `bench/feedparser_corpus.py`.
 
 Each corpus file opens with an XML comment that may hold simulated HTTP headers
 (`Header: Content-type: text/xml; charset=...`); the server sends them with the file, as a

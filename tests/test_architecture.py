@@ -161,3 +161,14 @@ def test_modules_stay_small() -> None:
         module_name(p): n for p in ROOT.rglob("*.py") if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
     }
     assert long == {}
+
+
+def test_functions_stay_short_outside_the_orchestration() -> None:
+    long = [
+        f"{module_name(p)}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for p in ROOT.rglob("*.py")
+        if "migrations" not in p.parts and not module_name(p).startswith(("monitor.pipeline", "monitor.service"))
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (node.end_lineno or 0) - node.lineno + 1 > 60
+    ]
+    assert long == []

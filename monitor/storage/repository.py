@@ -29,7 +29,7 @@ from monitor.records import (
 from monitor.storage.db import in_chunks
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
-from monitor.storage.rows import item_record
+from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
 from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
 from monitor.storage.vectors import VectorStore
@@ -81,7 +81,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             row = session.get(SourceRow, source_id)
             if row is None:
                 raise KeyError(source_id)
-            return _state(row, 0)
+            return state_record(row, 0)
 
     def source_states(self, ids: Iterable[str] | None = None) -> list[SourceState]:
         from sqlalchemy import func
@@ -92,7 +92,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             query = select(SourceRow).order_by(SourceRow.id)
             if ids is not None:
                 query = query.where(SourceRow.id.in_(list(ids)))
-            return [_state(row, counts.get(row.id, 0)) for row in session.scalars(query)]
+            return [state_record(row, counts.get(row.id, 0)) for row in session.scalars(query)]
 
     def record_success(
         self,
@@ -395,7 +395,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
     def last_cycle(self) -> CycleRecord | None:
         with self.session() as session:
             row = session.scalar(select(CycleRow).order_by(CycleRow.id.desc()).limit(1))
-            return _cycle(row) if row is not None else None
+            return cycle_record(row) if row is not None else None
 
     def last_digest(self) -> DigestRecord | None:
         with self.session() as session:
@@ -427,42 +427,3 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             busy, log, moved = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
             done["checkpoint"] = f"busy={busy} log={log} checkpointed={moved}"
         return done
-
-
-def _state(row: SourceRow, item_count: int) -> SourceState:
-    return SourceState(
-        id=row.id,
-        url=row.url,
-        kind=row.kind,
-        name=row.name,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        last_polled_at=row.last_polled_at,
-        last_success_at=row.last_success_at,
-        last_status=row.last_status,
-        consecutive_errors=row.consecutive_errors or 0,
-        last_error=row.last_error,
-        last_error_at=row.last_error_at,
-        next_poll_at=row.next_poll_at,
-        item_count=item_count,
-    )
-
-
-def _cycle(row: CycleRow) -> CycleRecord:
-    failures = tuple((str(a), str(b)) for a, b in json.loads(row.failures)) if row.failures else ()
-    return CycleRecord(
-        id=row.id,
-        trigger=row.trigger,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        status=row.status,
-        sources=row.sources,
-        ok=row.ok,
-        not_modified=row.not_modified,
-        failed=row.failed,
-        new=row.new_items,
-        duplicate=row.duplicates,
-        unchanged=row.unchanged,
-        failures=failures,
-        verifier=VerifierReport(**json.loads(row.verifier)) if row.verifier else None,
-    )

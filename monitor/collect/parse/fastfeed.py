@@ -25,27 +25,31 @@ namespace declarations that could make feedparser name an element otherwise.
 
 from __future__ import annotations
 
-import contextlib
-import html.entities
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
 from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import resolve_relative_uris
 from feedparser.util import FeedParserDict
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the dev extra
 
+from monitor.collect.parse.feed_names import ATOM, HANDLED, VERSION_URIS, Names
+from monitor.collect.parse.feed_values import (
+    HTML_TYPES,
+    LINK_REF,
+    UnsureError,
+    absolute,
+    feed_date,
+    finish,
+    markup_value,
+    media_type,
+    resolve,
+)
+
 Entry = dict[str, Any]
-
-
-class _UnsureError(Exception):
-    """Something read here might differ from feedparser's reading: feedparser decides."""
 
 
 def parse(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -55,9 +59,9 @@ def parse(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
     try:
         data = _utf8(content, headers)
         root = _tree(data)
-        reader = _Reader(_Names.of(root, data), headers.get("content-language") or None)
+        reader = _Reader(Names.of(root, data), headers.get("content-language") or None)
         return reader.read(root)
-    except _UnsureError:
+    except UnsureError:
         return None
 
 
@@ -70,19 +74,19 @@ _BASE_ATTRIBUTE = re.compile(rb"[\s:]base\s*=", re.IGNORECASE)
 def _utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
     """The document as feedparser decodes it (same function), in UTF-8 with a declaration to say so."""
     if not content or headers.get("content-location"):
-        raise _UnsureError  # empty: feedparser says "not a feed"; a location: links are resolved against it
+        raise UnsureError  # empty: feedparser says "not a feed"; a location: links are resolved against it
     result: dict[str, Any] = {}
     data = convert_to_utf8(dict(headers), content, result)
     if result.get("bozo") or not result.get("encoding"):
-        raise _UnsureError  # a non-XML media type or an encoding override: feedparser flags the feed
+        raise UnsureError  # a non-XML media type or an encoding override: feedparser flags the feed
     return bytes(data)
 
 
 def _tree(data: bytes) -> Any:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise _UnsureError
+        raise UnsureError
     if b"base" in data.lower() and _BASE_ATTRIBUTE.search(data):  # lower() first: the regex is slow
-        raise _UnsureError
+        raise UnsureError
     # One parser per document: lxml parsers are not to be shared between threads.
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True, remove_pis=True
@@ -90,236 +94,11 @@ def _tree(data: bytes) -> Any:
     try:
         root = etree.fromstring(data, parser)
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise _UnsureError from exc
+        raise UnsureError from exc
     if len(parser.error_log) or root.getroottree().docinfo.doctype:
-        raise _UnsureError  # libxml2 recovered from something expat may reject
+        raise UnsureError  # libxml2 recovered from something expat may reject
     return root
 
-
-# --- element names as feedparser knows them ----------------------------------------------------
-
-_MATCH: dict[str, str] = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
-_PREFIXES = frozenset(prefix.lower() for prefix in _MATCH.values() if prefix)
-_ATOM = "http://www.w3.org/2005/Atom"
-# Namespaces whose declaration sets feedparser's version before the root element does.
-_VERSION_URIS = frozenset({"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"})
-_XLINK = "http://www.w3.org/1999/xlink"
-_HANDLED = frozenset(
-    name.split("_", 2)[2] if name.startswith("_start_") else name[len("_end_") :]
-    for name in dir(_FeedParserMixin)
-    if name.startswith(("_start_", "_end_"))
-)
-
-
-def _known(uri: str) -> str | None:
-    low = uri.lower()
-    if "backend.userland.com/rss" in low:
-        low = "http://backend.userland.com/rss"
-    return _MATCH.get(low)
-
-
-@dataclass
-class _Names:
-    """feedparser's key for each element (`dc_date`, `title`, ...), from the namespace declarations.
-
-    feedparser maps prefixes as it meets their declarations; declarations that could make an
-    element's key depend on where it stands (a prefix bound to two namespaces, an unknown namespace
-    under two prefixes, a known one under a prefix feedparser uses for another) are refused."""
-
-    prefix_map: dict[str, str] = field(default_factory=dict)  # document prefix -> feedparser's
-    unknown: dict[str, str] = field(default_factory=dict)  # unknown namespace -> its prefix
-    rebound: dict[str, str] = field(default_factory=dict)  # prefix of an unknown namespace -> it
-    uris: set[str] = field(default_factory=set)  # every namespace declared, lower-cased
-    keys: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, root: Any, data: bytes) -> _Names:
-        declared = root.nsmap.items()
-        if data.count(b"xmlns") > len(root.nsmap):  # declarations below the root (or text)
-            declared = [(prefix or None, uri) for _, (prefix, uri) in etree.iterwalk(root, events=("start-ns",))]
-        names = cls()
-        for prefix, uri in declared:
-            names._declare(prefix, uri)
-        return names
-
-    def _declare(self, prefix: str | None, uri: str) -> None:
-        if not uri:
-            return
-        if uri == _XLINK:
-            raise _UnsureError  # feedparser copies its declaration into the attributes
-        self.uris.add(uri.lower())
-        known = _known(uri)
-        if prefix is None:
-            return  # a default namespace: its elements are named by their namespace alone
-        if known is None:
-            # feedparser finds the prefix of an unknown namespace by the namespace, among those met;
-            # a prefix named like one of its own (thr, dc) gives its elements the same keys here.
-            if self.unknown.setdefault(uri, prefix) != prefix or self.rebound.setdefault(prefix, uri) != uri:
-                raise _UnsureError
-            if prefix.lower() in self.prefix_map:
-                raise _UnsureError  # its elements' keys would depend on whether that was declared yet
-        else:
-            lookups = _PREFIXES | {p.lower() for p in self.unknown.values()}
-            if prefix in lookups and prefix != known:
-                raise _UnsureError  # an element's key would depend on whether this was declared yet
-            self.prefix_map[prefix] = known
-
-    def key(self, el: Any) -> str:
-        tag = el.tag
-        found = self.keys.get(tag)
-        if found is None:
-            found = self.keys[tag] = self._key(tag)
-        return found
-
-    def _key(self, tag: str) -> str:
-        if not isinstance(tag, str):
-            raise _UnsureError
-        ns, _, local = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
-        prefix = "" if not ns else _known(ns)
-        if prefix is None:  # feedparser names it by the prefix declared for it, if any
-            prefix = self.unknown.get(ns, "")
-        name = (f"{prefix}:{local}" if prefix else local).lower()
-        if ":" not in name:
-            return name
-        prefix, local = name.split(":", 1)
-        prefix = self.prefix_map.get(prefix, prefix)
-        return f"{prefix}_{local}" if prefix else local
-
-    def attrs(self, el: Any) -> dict[str, str]:
-        """The attributes as feedparser's handlers see them: keys lower-cased, `rel` and `type` too."""
-        attrs: dict[str, str] = {}
-        for name, value in el.items():
-            if name[0] == "{":
-                ns, _, local = name[1:].partition("}")
-                prefix = _MATCH.get(ns.lower(), "")
-                name = f"{prefix}:{local}" if prefix else local
-            name = name.lower()
-            attrs[name] = value.lower() if name in ("rel", "type") else value
-        return attrs
-
-
-# --- values as feedparser finishes them --------------------------------------------------------
-
-# feedparser maps the C1 controls to what they are in windows-1252 (those it defines).
-_CP1252 = {c: bytes([c]).decode("cp1252") for c in range(0x80, 0xA0) if c not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
-_C1 = re.compile("[\x80-\x9f]")
-_WIDE = re.compile("[^\x00-\xff]")
-_URI_FIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")  # feedparser's, verbatim
-_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_LINK_REF = re.compile("&([A-Za-z0-9_]+);")
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"}
-
-
-def _finish(value: str) -> str:
-    """feedparser's last step for every value: text that was UTF-8 read as Latin-1 is repaired."""
-    if value.isascii():
-        return value
-    if not _WIDE.search(value):  # all of it Latin-1: it may be UTF-8 bytes read as Latin-1
-        with contextlib.suppress(UnicodeDecodeError):
-            value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_CP1252) if _C1.search(value) else value
-
-
-def _resolve(uri: str) -> str:
-    """feedparser's resolution of a link against an empty base: only its slash repair."""
-    m = _URI_FIXER.match(uri)
-    return uri[: m.end(1)] + uri[m.end(2) :] if m and m.group(2) else uri  # its sub(r"\1\3"), quicker
-
-
-def _absolute(uri: str) -> str:
-    if not _ABSOLUTE.match(uri):
-        raise _UnsureError  # feedparser would join it with a base when it has one
-    return uri
-
-
-def _content_type(value: str) -> str:
-    value = value.lower()
-    return _TEXT_TYPES.get(value, value)
-
-
-# Escaped markup is re-serialised by feedparser's sgmllib-based resolver before anything reads it.
-# For markup made only of these tokens the pass changes attributes and spelling, never the text an
-# HTML parser finds (a test checks this on generated markup), so it can be skipped: text without
-# `<` or `&`; known entities and character references (not 128-159, which it remaps); start and end
-# tags of common inline and block elements (in lower case: quicker to match) with double-quoted ASCII
-# attributes; br, hr, img, wbr.
-_PLAIN_TAGS = (
-    "a|abbr|b|bdi|bdo|big|blockquote|center|cite|code|dd|del|dfn|div|dl|dt|em|figcaption|figure|font|"
-    "h[1-6]|i|ins|kbd|li|mark|ol|p|pre|q|s|samp|small|span|strike|strong|sub|sup|time|tt|u|ul|var"
-)
-_VOID_TAGS = "br|hr|img|wbr"
-_ATTR = r"""\s++[a-zA-Z_][-a-zA-Z0-9_:.]*+="(?:[\t\n\r !#-%'-;=?-~]++|&(?!#))*+\""""
-_STABLE = re.compile(
-    r"(?:[^<&]++"
-    r"|&(?:[a-zA-Z][a-zA-Z0-9]*+|#[0-9]{1,7}+|#x[0-9a-f]{1,6}+);"
-    rf"|<(?:{_PLAIN_TAGS})(?:{_ATTR})*+\s*+>"
-    rf"|<(?:{_VOID_TAGS})(?:{_ATTR})*+\s*+/?>"
-    rf"|</(?:{_PLAIN_TAGS})\s*+>"
-    r")*+"
-)
-_ENTITY = re.compile(r"&([a-zA-Z][a-zA-Z0-9]*);")
-_CHARREF = re.compile(r"&#(x?)([0-9a-f]+);")
-_ENTITIES = frozenset(html.entities.name2codepoint) | {"apos"}
-
-
-def stable_markup(markup: str) -> bool:
-    """Whether feedparser's HTML re-serialisation leaves the text of `markup` as it is."""
-    if "<" not in markup and "&" not in markup:
-        return True  # the pass is the identity then
-    if not _STABLE.fullmatch(markup):
-        return False
-    if any(name not in _ENTITIES for name in _ENTITY.findall(markup)):
-        return False
-    return not any(0x80 <= int(num, 16 if x else 10) <= 0x9F for x, num in _CHARREF.findall(markup))
-
-
-def _html(raw: str, content_type: str, exact: bool) -> str:
-    """A markup value as feedparser stores it; when not `exact`, one with the same text."""
-    if "<" not in raw and "&" not in raw:
-        return _finish(raw)  # the pass is the identity
-    if not exact and stable_markup(raw):
-        finished = _finish(raw)
-        if finished == raw:  # else the repair could see other bytes after the pass
-            return raw
-    return _finish(str(resolve_relative_uris(raw, "", "utf-8", content_type)))
-
-
-# --- dates -------------------------------------------------------------------------------------
-
-_MONTHS = {
-    m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
-}
-_YEAR = r"((?:19|2\d)\d\d)"
-_RFC822 = re.compile(
-    rf"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{{1,2}}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {_YEAR} "
-    r"(\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC?|Z|([+-])(\d{2})(\d{2}))"
-)
-_W3CDTF = re.compile(rf"{_YEAR}-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{{1,9}})?(?:Z|([+-])(\d\d):(\d\d))")
-
-
-def _date(value: str) -> time.struct_time:
-    """The UTC time tuple feedparser's date handlers give these strict forms (the first handler that
-    accepts the string, w3dtf or rfc822, computes exactly this); anything else is not sure. Years
-    1900-2999 only: far from the ends of the ranges where feedparser and `_date` give up."""
-    if m := _RFC822.fullmatch(value):
-        day, month, year, hour, minute, second, sign, tzh, tzm = m.groups()
-        numbers = (int(year), _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second))
-    elif m := _W3CDTF.fullmatch(value):
-        year, month, day, hour, minute, second, sign, tzh, tzm = m.groups()
-        numbers = (int(year), int(month), int(day), int(hour), int(minute), int(second))
-    else:
-        raise _UnsureError
-    try:
-        stamp = datetime(*numbers)  # noqa: DTZ001  # feedparser's naive stamp, shifted to UTC below
-        if offset := int(tzh or 0) * 3600 + int(tzm or 0) * 60:
-            stamp = stamp + timedelta(0, offset) if sign == "-" else stamp - timedelta(0, offset)
-        return stamp.utctimetuple()
-    except (ValueError, OverflowError) as exc:
-        raise _UnsureError from exc  # feedparser would go on to its other handlers
-
-
-# --- documents ---------------------------------------------------------------------------------
 
 _TITLE = frozenset({"title", "dc_title"})
 _LANGUAGE = frozenset({"language", "dc_language"})
@@ -378,7 +157,7 @@ _RISKY_PREFIXES = ("georss", "gml_", "where", "psc_", "media_title", "media_desc
 
 @dataclass
 class _Reader:
-    names: _Names
+    names: Names
     base_lang: str | None  # the Content-Language header, where feedparser starts
 
     def read(self, root: Any) -> dict[str, Any]:
@@ -391,12 +170,12 @@ class _Reader:
         if key == "rss":
             children = list(root)
             if len(children) != 1 or self.names.key(children[0]) != "channel" or self._bare(children[0]) is None:
-                raise _UnsureError
+                raise UnsureError
             return self._feed(children[0], "rss", "item", lang, language)
         # Declaring RSS 1.0 or 0.9 could set feedparser's version before the Atom namespace does.
-        if key == "feed" and root.tag == f"{{{_ATOM}}}feed" and not self.names.uris & _VERSION_URIS:
+        if key == "feed" and root.tag == f"{{{ATOM}}}feed" and not self.names.uris & VERSION_URIS:
             return self._feed(root, "atom10", "entry", lang, language)
-        raise _UnsureError
+        raise UnsureError
 
     def _feed(self, top: Any, version: str, entry_key: str, lang: str | None, language: str | None) -> dict[str, Any]:
         lang = self._lang(self.names.attrs(top), lang) if top.getparent() is not None else lang
@@ -410,16 +189,16 @@ class _Reader:
             elif key in _TITLE or key in _LANGUAGE:
                 group = "title" if key in _TITLE else "language"
                 if group in seen or len(child):
-                    raise _UnsureError
+                    raise UnsureError
                 seen.add(group)
                 if group == "title":
                     title = self._text(child, "text/plain", version, exact=True)[0]
                 else:
-                    language = _finish((child.text or "").strip())
+                    language = finish((child.text or "").strip())
             elif key in ("image", "textinput"):
                 allowed = _IMAGE_CHILDREN if key == "image" else _TEXTINPUT_CHILDREN
                 if any(self.names.key(c) not in allowed or len(c) for c in child):
-                    raise _UnsureError
+                    raise UnsureError
             else:
                 self._check_subtree(child, key, _FEED_LEVEL)
         return {
@@ -434,18 +213,18 @@ class _Reader:
         for node in el.iter():
             k = key if node is el else self.names.key(node)
             if k in refused or k.startswith(_RISKY_PREFIXES):
-                raise _UnsureError
+                raise UnsureError
 
     def _check_harmless(self, el: Any, key: str) -> None:
         for node in el.iter():
             k = key if node is el else self.names.key(node)
-            if (k not in _HARMLESS) if k in _HANDLED else (k in _READ or k.startswith(_RISKY_PREFIXES)):
-                raise _UnsureError
+            if (k not in _HARMLESS) if k in HANDLED else (k in _READ or k.startswith(_RISKY_PREFIXES)):
+                raise UnsureError
 
     def _entry(self, item: Any, version: str, lang: str | None) -> Entry:
         attrs = self._bare(item)
         if attrs is None:
-            raise _UnsureError  # rdf:about, href, lastmod: feedparser reads them into the entry
+            raise UnsureError  # rdf:about, href, lastmod: feedparser reads them into the entry
         lang = self._lang(attrs, lang)
         rss = version != "atom10"
         fields = _RSS_FIELDS if rss else _ATOM_FIELDS
@@ -456,7 +235,7 @@ class _Reader:
             name = fields.get(key)
             if name is not None:
                 if name in found:
-                    raise _UnsureError  # feedparser's rules for a second one depend on order and depth
+                    raise UnsureError  # feedparser's rules for a second one depend on order and depth
                 found[name] = child
             elif key == "link" and not rss:
                 links.append(self._atom_link(child))
@@ -468,10 +247,10 @@ class _Reader:
         for name in ("title", "summary", "content"):
             if name in found:
                 self._text_field(entry, name, found[name], version, lang, exact and name != "title")
-        # `_date` takes the first of these there is: only that one must be read (and right).
+        # `feed_date` takes the first of these there is: only that one must be read (and right).
         for name in ("published_parsed", "updated_parsed", "created_parsed"):
             if name in found:
-                entry[name] = _date(_finish(self._plain(found[name])))
+                entry[name] = feed_date(finish(self._plain(found[name])))
                 break
         if rss:
             self._rss_links(entry, found)
@@ -485,7 +264,7 @@ class _Reader:
         value, content_type = self._text(el, default, version, exact)
         if name == "content":
             entry["content"] = [{"value": value}]
-            if content_type in _HTML_TYPES or content_type == "text/plain":
+            if content_type in HTML_TYPES or content_type == "text/plain":
                 entry.setdefault("summary", value)
             return
         entry[name] = value
@@ -497,11 +276,11 @@ class _Reader:
         """A text construct's value and type, as feedparser's push_content/pop leave them."""
         attrs = self.names.attrs(el)
         if version == "atom10":
-            content_type = _content_type(attrs.get("type", default))
-            if content_type not in ("text/plain", *_HTML_TYPES) or "mode" in attrs or "src" in attrs:
-                raise _UnsureError  # base64, other media types, remote content
+            content_type = media_type(attrs.get("type", default))
+            if content_type not in ("text/plain", *HTML_TYPES) or "mode" in attrs or "src" in attrs:
+                raise UnsureError  # base64, other media types, remote content
         elif "type" in attrs or "mode" in attrs:
-            raise _UnsureError
+            raise UnsureError
         else:
             content_type = default
         if content_type == "application/xhtml+xml":
@@ -510,14 +289,14 @@ class _Reader:
             raw = self._plain(el)
             if content_type == "text/plain" and version != "atom10" and _FeedParserMixin.looks_like_html(raw):
                 content_type = "text/html"  # feedparser's guess for RSS text that looks like HTML
-        if content_type in _HTML_TYPES:
-            return _html(raw, content_type, exact), content_type
-        return _finish(raw), content_type
+        if content_type in HTML_TYPES:
+            return markup_value(raw, content_type, exact), content_type
+        return finish(raw), content_type
 
     @staticmethod
     def _plain(el: Any) -> str:
         if len(el):
-            raise _UnsureError  # feedparser would take the elements for inline XHTML
+            raise UnsureError  # feedparser would take the elements for inline XHTML
         return str(el.text or "").strip()
 
     def _xhtml(self, el: Any) -> str:
@@ -546,7 +325,7 @@ class _Reader:
         key = self.names.key(el)
         tag = key.removeprefix("xhtml_")
         if tag == key or tag in ("body", "svg", "math"):
-            raise _UnsureError  # feedparser runs end handlers inside content, and treats these apart
+            raise UnsureError  # feedparser runs end handlers inside content, and treats these apart
         attrs = "".join(f' {k}="{escape(v, {chr(34): "&quot;"})}"' for k, v in self.names.attrs(el).items())
         pieces.append(f"<{tag}{attrs}>")
         if el.text:
@@ -566,14 +345,14 @@ class _Reader:
         if "link" in found:
             el = found["link"]
             if self._bare(el) is None:
-                raise _UnsureError  # href, url, rel...: feedparser reads it as an Atom link
-            link = _finish(_resolve(self._plain(el)))
+                raise UnsureError  # href, url, rel...: feedparser reads it as an Atom link
+            link = finish(resolve(self._plain(el)))
             if "&" in link:  # feedparser's repair of query strings
-                link = _LINK_REF.sub(r"&\g<1>", link.replace("&amp;", "&"))
+                link = LINK_REF.sub(r"&\g<1>", link.replace("&amp;", "&"))
             entry["link"] = link
             entry["links"] = [{"rel": "alternate", "type": "text/html", "href": link}]
         if "link" in entry:
-            entry["link"] = _absolute(entry["link"])
+            entry["link"] = absolute(entry["link"])
 
     def _atom_links(self, entry: Entry, found: Mapping[str, Any], links: list[dict[str, str]]) -> None:
         if "id" in found:
@@ -582,30 +361,30 @@ class _Reader:
             if is_link:
                 entry["link"] = guid
         for link in links:
-            if link["rel"] == "alternate" and _content_type(link["type"]) in _HTML_TYPES:
+            if link["rel"] == "alternate" and media_type(link["type"]) in HTML_TYPES:
                 entry["link"] = link["href"]
         entry["links"] = links
         for link in links:
             if link["rel"] == "alternate":
-                _absolute(link["href"])  # `_link` may take it from the list
+                absolute(link["href"])  # `_link` may take it from the list
         if entry.get("link"):
-            _absolute(entry["link"])
+            absolute(entry["link"])
 
     def _guid(self, el: Any) -> tuple[str, bool]:
         is_link = self.names.attrs(el).get("ispermalink", "true") == "true"
         raw = self._plain(el)
-        value = _finish(_resolve(raw) if is_link and raw else raw)
+        value = finish(resolve(raw) if is_link and raw else raw)
         if not value:
-            raise _UnsureError
+            raise UnsureError
         return value, is_link
 
     def _atom_link(self, el: Any) -> dict[str, str]:
         attrs = self.names.attrs(el)
         if len(el) or not attrs.get("href") or "url" in attrs or "uri" in attrs:
-            raise _UnsureError
+            raise UnsureError
         rel = attrs.get("rel", "alternate")
         default_type = "application/atom+xml" if rel == "self" else "text/html"
-        return {"rel": rel, "type": attrs.get("type", default_type), "href": _resolve(attrs["href"])}
+        return {"rel": rel, "type": attrs.get("type", default_type), "href": resolve(attrs["href"])}
 
     def _bare(self, el: Any) -> dict[str, str] | None:
         """The attributes of an element that should carry none but a language, else None."""

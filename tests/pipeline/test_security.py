@@ -1,7 +1,7 @@
 """Security checks that apply today: hostile feed text never reaches the Markdown digest
 unneutralised, only http(s) links are ever rendered, and followed links cannot reach private
 or local addresses unless the configuration allows it. (Config paths that would write outside
-the storage directory: tests/test_config_mistakes.py.)"""
+the storage directory: tests/cli/test_config_mistakes.py.)"""
 
 from __future__ import annotations
 

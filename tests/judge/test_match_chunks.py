@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from monitor.pipeline.cycle import match_items
+from monitor.pipeline.match import match_items
 from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import FlagRow, ItemRow

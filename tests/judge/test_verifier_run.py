@@ -18,9 +18,9 @@ from monitor.cli import main
 from monitor.config import load_registry
 from monitor.judge.labels import read_labelled
 from tests.conftest import FeedServer, Workspace
+from tests.judge.test_flags import H200, RESUME, SPORT, feed, run_json
 from tests.judging import SHARED
 from tests.llmserver import ChatServer, chat_server, claim_of, first_sentence, verdict
-from tests.test_flags import H200, RESUME, SPORT, feed, run_json
 
 KEY = "sk-verifier-secret-4242"
 

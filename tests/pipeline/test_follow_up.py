@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import Workspace
-from tests.test_service import Route, Serve, Site, assert_consistent, count, query, serve, site
+from tests.pipeline.test_service import Route, Serve, Site, assert_consistent, count, query, serve, site
 
 __all__ = ["serve", "site"]  # the fixtures, shared with the service's tests
 

@@ -14,7 +14,7 @@ GOOD = '[[source]]\nid = "wire"\nurl = "https://example.org/feed.xml"\nkind = "f
 
 
 def test_shipped_config_is_valid() -> None:
-    config = load_config(Path(__file__).parents[1] / "config", env={})
+    config = load_config(Path(__file__).parents[2] / "config", env={})
     assert len(config.sources) >= 10
     assert {s.lang for s in config.sources} >= {"en", "zh-Hans", "zh-Hant"}
     assert [c.id for c in config.registry.claims] == [f"C{n:02d}" for n in range(1, 25)]
@@ -111,7 +111,7 @@ def test_topic_mistakes_name_the_line(workspace: Workspace) -> None:
 
 
 def test_topic_defaults_to_the_built_in_one(workspace: Workspace) -> None:
-    from monitor.keep.relevance import DEFAULT_TOPIC
+    from monitor.keep.default_topic import DEFAULT_TOPIC
 
     workspace.write("sources.toml", GOOD)
     assert load_config(workspace.config, env={}).topic == DEFAULT_TOPIC

@@ -232,14 +232,16 @@ class WordCountEncoder:
 WORD_COUNT_ENCODER = WordCountEncoder()
 
 
-@pytest.mark.parametrize("spec", ["tests.test_judge:WordCountEncoder", "tests.test_judge:WORD_COUNT_ENCODER"])
+@pytest.mark.parametrize(
+    "spec", ["tests.judge.test_judge:WordCountEncoder", "tests.judge.test_judge:WORD_COUNT_ENCODER"]
+)
 def test_a_plugged_encoder_is_a_class_or_an_instance(spec: str) -> None:
     encoder = load_encoder(spec)
     assert isinstance(encoder, WordCountEncoder)
     assert encoder.embed(["a bc"]).shape == (1, 8)
 
 
-@pytest.mark.parametrize("spec", ["tests.nowhere:Encoder", "tests.test_judge:CLAIMS", "none"])
+@pytest.mark.parametrize("spec", ["tests.nowhere:Encoder", "tests.judge.test_judge:CLAIMS", "none"])
 def test_an_encoder_that_is_not_one_is_refused(spec: str) -> None:
     if spec == "none":
         assert load_encoder(spec) is None

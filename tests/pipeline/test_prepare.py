@@ -20,7 +20,8 @@ import pytest
 from monitor.cli import build_cycle, main
 from monitor.collect.fetch import HttpxFetcher
 from monitor.config import load_config
-from monitor.keep.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline import cycle as pipeline
 from monitor.pipeline.prepare import prepare_batch, prepare_in_worker
 from monitor.records import FetchResult

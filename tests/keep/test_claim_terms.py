@@ -18,15 +18,10 @@ from multiprocessing import get_context
 import pytest
 from pydantic import ValidationError
 
-from monitor.keep.claim_terms import (
-    ClaimTerms,
-    Dictionary,
-    build_dictionary,
-    claim_texts,
-    derive_claim_terms,
-    inflections,
-)
-from monitor.keep.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.keep.claim_terms import ClaimTerms, claim_texts, derive_claim_terms, inflections
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.dictionary import Dictionary, build_dictionary
+from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline.prepare import prepare_batch, prepare_in_worker
 from monitor.records import FetchResult
 from monitor.settings import Source

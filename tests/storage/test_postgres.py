@@ -67,7 +67,7 @@ def test_upgrade_to_head_and_no_drift(pg: PgServer) -> None:
 
 def start_monitor(root: Path, url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     env["MONITOR_DATABASE_URL"] = url
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(root / "config"), "status"],
@@ -127,7 +127,7 @@ def test_commands_close_their_connections(pg: PgServer, workspace: Workspace, co
     workspace.sources({"id": "s", "url": "http://127.0.0.1:9/feed.xml", "kind": "feed", "enabled": False})
     url = pg.create_database(f"closing_{command[0]}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env |= {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "MONITOR_DATABASE_URL": url}
+    env |= {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "MONITOR_DATABASE_URL": url}
     done = subprocess.run(
         [sys.executable, "-W", "always::ResourceWarning", "-m", "monitor", "--config", str(workspace.config), *command],
         cwd=workspace.root,

@@ -14,8 +14,8 @@ from monitor.config import load_registry
 from monitor.errors import ConfigError
 from monitor.judge.registry import Claim
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
+ROOT = Path(__file__).resolve().parents[2]
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed"
 
 TWO = """# two articles
 [[article]]

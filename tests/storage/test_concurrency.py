@@ -44,7 +44,7 @@ def _env() -> dict[str, str]:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return env
 
 

@@ -25,14 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.feeds import generate
-from monitor.collect.parse import fastfeed
+from monitor.collect.parse import fastfeed, feed_values
 from monitor.collect.parse.feeds import parse_fast, parse_feed, parse_with_feedparser
 from monitor.records import ParsedFeed
 from monitor.text.normalize import html_to_text
 from tests.conftest import DATA
 from tests.feedcorpus import CORPUS, load_corpus
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 NEWSROOM = SHARED / "newsroom.py"
 DEV_ITEMS = SHARED / "dev" / "items.jsonl"
 SETTINGS = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -326,7 +326,7 @@ def test_parse_feed_falls_back_when_the_fast_path_fails(
 
 
 def test_cp1252_map_is_feedparsers() -> None:
-    assert _cp1252 == fastfeed._CP1252
+    assert _cp1252 == feed_values.CP1252
 
 
 # Naive, as feedparser's stamps are before it shifts them to UTC.
@@ -346,7 +346,7 @@ def test_strict_dates_parse_as_feedparser_parses_them(
     rfc = f"{day} {moment:%b %Y %H:%M:%S} {rfc_zone}"
     w3c = f"{moment:%Y-%m-%dT%H:%M:%S}" + (f".{moment.microsecond:06d}" if form % 2 else "") + w3c_zone
     for text in (rfc, f"{moment:%a}, {rfc}", w3c):
-        assert fastfeed._date(text) == _parse_date(text), text
+        assert feed_values.feed_date(text) == _parse_date(text), text
 
 
 # -- markup whose re-serialisation by feedparser the fast path skips -----------------------------
@@ -369,8 +369,8 @@ MARKUP_TOKENS = [
     st.sampled_from(["text/html", "application/xhtml+xml"]),
 )
 def test_skipped_reserialisation_keeps_the_text(markup: str, content_type: str) -> None:
-    if fastfeed.stable_markup(markup) and fastfeed._finish(markup) == markup:
-        passed = fastfeed._finish(str(resolve_relative_uris(markup, "", "utf-8", content_type)))
+    if feed_values.stable_markup(markup) and feed_values.finish(markup) == markup:
+        passed = feed_values.finish(str(resolve_relative_uris(markup, "", "utf-8", content_type)))
         assert html_to_text(markup) == html_to_text(passed)
 
 

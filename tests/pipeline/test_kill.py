@@ -22,8 +22,8 @@ from monitor.pipeline.cycle import PARSE_POOL_MIN_SOURCES
 from tests.conftest import Workspace
 from tests.invariants import check_database, query
 from tests.loopback import scripted_server
-from tests.test_crash import MONITOR_TOML, feed, held, kill_when, monitor
-from tests.test_service import Serve, configure
+from tests.pipeline.test_crash import MONITOR_TOML, feed, held, kill_when, monitor
+from tests.pipeline.test_service import Serve, configure
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,7 @@ time.sleep(60)
 )
 def test_a_child_that_armed_itself_dies_with_its_killed_parent(arm: str) -> None:
     child_code = f"import time\n{arm}\narm(%d)\nprint('armed', flush=True)\ntime.sleep(60)"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     parent = subprocess.Popen([sys.executable, "-c", PARENT, child_code], stdout=subprocess.PIPE, env=env)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())

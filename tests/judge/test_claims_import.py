@@ -30,7 +30,7 @@ from monitor.judge.importing import (
 from monitor.judge.registry import Article, ClaimText
 from tests.conftest import Workspace
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 ARTICLE2 = SHARED / "corpus" / "article2"
 
 TABLE = """# Claims of a test article

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from monitor.text.normalize import _event_text, _tree_text, clean_text, html_to_text, markup_text
 from tests.feedcorpus import CORPUS, load_corpus
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "items.jsonl"
+DEV = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev" / "items.jsonl"
 
 
 def reference(markup: str) -> str:

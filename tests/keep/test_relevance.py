@@ -23,9 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from monitor.keep.relevance import DEFAULT_TOPIC, Relevance, TermGroup, Topic, TopicMatcher
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.relevance import Relevance, TermGroup, Topic, TopicMatcher
 
-EXAMPLE_TOML = Path(__file__).parent.parent / "config" / "monitor.toml"
+EXAMPLE_TOML = Path(__file__).parents[2] / "config" / "monitor.toml"
 
 
 MATCHER = TopicMatcher(DEFAULT_TOPIC)

@@ -1,4 +1,4 @@
-"""Bad config and bad claims files, beyond tests/test_config.py: every mistake gives one line
+"""Bad config and bad claims files, beyond tests/cli/test_config.py: every mistake gives one line
 naming the file (and line), the entry and the key; the CLI exits 2 with that line and nothing
 else, and writes nothing: a database that exists is left byte for byte as it was."""
 

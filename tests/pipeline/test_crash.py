@@ -31,7 +31,7 @@ BIG = 1_200  # entries of the feed whose write is cut: 5 MB of text, more than S
 
 def monitor(root: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(root / "config"), "run", "--once"],
         cwd=root,

@@ -23,7 +23,7 @@ from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import ItemRow, StoryRow
 from tests.conftest import FeedServer, Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEV_CORPUS = ROOT.parent / "shared" / "corpus" / "dev" / "items.jsonl"
 
 WIRE = (

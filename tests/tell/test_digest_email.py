@@ -33,7 +33,7 @@ from monitor.storage import SqlRepository, open_database
 from monitor.storage.lock import DbLock, LockOwner
 from monitor.tell.smtp import SmtpMailer
 from tests.conftest import FeedServer, Workspace
-from tests.test_digest import HOSTILE, assert_inert
+from tests.tell.test_digest import HOSTILE, assert_inert
 
 RESUME = (
     "US lets Nvidia resume H20 chip sales to China",

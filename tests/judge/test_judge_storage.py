@@ -13,7 +13,7 @@ from sqlalchemy import MetaData, create_engine, insert, select
 
 from monitor.judge.encoder import Vectors
 from monitor.judge.judge import Judge
-from monitor.pipeline.cycle import match_items
+from monitor.pipeline.match import match_items
 from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.db import alembic_config
