@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_stories
+from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_notify, cli_stories
 from monitor.articles import RobotsCache
 from monitor.cli_output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.config import Config, load_config, resolve_config_dir
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_claims.register(commands, parse_when)
     cli_judge.register(commands)
     cli_stories.register(commands, parse_when)
+    cli_notify.register(commands)
     return parser
 
 
@@ -132,6 +133,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         print(f"busy: a poll is in progress on this database: {e}. Try again when it ends.", file=sys.stderr)
         return EXIT_BUSY
     Console().print(_report_table(report, repo.source_states()))
+    cli_notify.run_pass(config, repo)  # alerts and source health on [[notify]] channels
     if report.all_failed:
         return EXIT_FAILED
     return EXIT_OK

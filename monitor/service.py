@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +56,8 @@ from monitor.digest.run import DigestOutcome, run_digest
 from monitor.errors import MonitorError
 from monitor.fetch import HttpxFetcher
 from monitor.models import CycleReport, Fetcher, Settings, Source, SourceOutcome
+from monitor.notify.channel import AppriseChannel
+from monitor.notify.run import notify_pass, tell_digest
 from monitor.pipeline import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
 from monitor.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
 from monitor.storage import SqlRepository
@@ -307,6 +310,10 @@ class Service:
         scheduler.add_job(
             self._job("maintenance", self.maintain), self.maintenance_trigger, id="maintenance", name="maintenance"
         )
+        if self.settings.notify:  # alerts, health and retries on [[notify]] channels, every tick
+            scheduler.add_job(
+                self._job("notify", self.notify_due), IntervalTrigger(seconds=schedule.poll_tick), id="notify"
+            )
         logging.getLogger("apscheduler.scheduler").addFilter(_skip_busy_poll_ticks)
         return scheduler
 
@@ -435,6 +442,16 @@ class Service:
         )
         for failure in outcome.failures:
             log.warning("event=digest_delivery_failed start=%s end=%s error=%r", _iso(start), _iso(end), failure)
+        channel = AppriseChannel(os.environ)
+        await asyncio.to_thread(tell_digest, self.config, self.repo, channel, outcome.digest_id, self.clock())
+
+    async def notify_due(self) -> None:
+        """A notification pass (`monitor.notify.run`): new alerts and source health queued,
+        what is due sent; its outcome is logged there."""
+        try:
+            await asyncio.to_thread(notify_pass, self.config, self.repo, AppriseChannel(os.environ), self.clock())
+        except MonitorError as e:
+            log.error("event=notify_pass_failed error=%r", str(e))
 
     async def maintain(self) -> None:
         """Tidy the database between poll cycles."""

@@ -29,12 +29,13 @@ from monitor.models import (
 from monitor.storage.db import in_chunks
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
+from monitor.storage.notifications import NotificationStore
 from monitor.storage.stories import StoryStore
 from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
 from monitor.storage.vectors import VectorStore
 
 
-class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
+class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
@@ -103,6 +104,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 last_status=status,
                 consecutive_errors=0,
                 last_error=None,
+                failing_since=None,
             )
         )
 
@@ -126,6 +128,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                     last_error=message,
                     last_error_at=at,
                     next_poll_at=next_poll_at,
+                    failing_since=func.coalesce(SourceRow.failing_since, at),
                 )
             )
 
@@ -430,6 +433,7 @@ def _state(row: SourceRow, item_count: int) -> SourceState:
         last_error_at=row.last_error_at,
         next_poll_at=row.next_poll_at,
         item_count=item_count,
+        failing_since=row.failing_since,
     )
 
 
