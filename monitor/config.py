@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError
 from monitor.judge.registry import Article, Registry
-from monitor.models import NotifyTarget, Settings, Source
+from monitor.models import NotifyTarget, Settings, Source, notify_url_problem
 from monitor.notify.channel import apprise_url_problem
 from monitor.relevance import DEFAULT_TOPIC, Topic
 from monitor.storage.db import check_database_url
@@ -75,6 +75,13 @@ def _notify_targets(doc: dict[str, Any], path: Path) -> tuple[NotifyTarget, ...]
     """`[[notify]]` tables: each validated like a source (file, line, entry, key), ids unique,
     and each URL's scheme one that Apprise knows (Apprise is loaded only when there are some)."""
     lines = _KeyLines(_text(path))
+    for index, data in enumerate(_array_of_tables(doc, path, "notify")):
+        urls = data.get("urls") if isinstance(data, dict) else None
+        for url in urls if isinstance(urls, list) else ():
+            # checked before the model, whose message would quote the URL, and with it a password
+            if isinstance(url, str) and (problem := notify_url_problem(url)):
+                entry = _entry_name(data, f"notify #{index + 1}")
+                raise ConfigError(path, problem, line=lines.find("notify", index, "urls"), entry=entry, key="urls")
     targets = tuple(_entries(doc, path, lines, "notify", NotifyTarget))
     for index, target in enumerate(targets):
         for url in target.urls:

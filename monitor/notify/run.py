@@ -24,9 +24,9 @@ from pathlib import Path
 from monitor.config import Config
 from monitor.digest.run import make_digest
 from monitor.errors import DeliveryError
-from monitor.models import DigestRecord, NotificationRecord, NotifyTarget, StoredFlag
+from monitor.models import NotificationRecord, NotifyTarget, StoredFlag
 from monitor.notify.channel import Channel
-from monitor.notify.notices import Notice, alert_notices, digest_notice, for_target, health_notices
+from monitor.notify.notices import Notice, alert_notices, digest_notice, for_target, health_notices, iso
 from monitor.storage import SqlRepository
 from monitor.storage.lock import DbLock, Heartbeat, LockHeldError, LockOwner
 
@@ -165,16 +165,13 @@ def latest_digest(
         return []  # made by `monitor digest` without --send: written, not told
     if record.period_end < now - timedelta(seconds=path.target.alert_max_age):
         return []
-    notice = _digest_notice(config, repo, record, flags, attach=path.target.attach_digest)
-    return [] if notice.key in repo.notification_keys(path.channel, notice.key) else [notice]
-
-
-def _digest_notice(
-    config: Config, repo: SqlRepository, record: DigestRecord, flags: Sequence[StoredFlag], *, attach: bool
-) -> Notice:
+    if repo.notification_keys(path.channel, f"digest:{iso(record.period_end)}"):
+        return []
     digest = make_digest(repo, config, record.period_start, record.period_end, flags)
+    if digest.empty and not config.settings.email.send_empty:
+        return []  # as for the e-mail: a period with nothing new is not sent
     file = Path(record.path) if record.path else config.digest_dir / f"{record.period_end:%Y-%m-%d}.md"
-    return digest_notice(digest, file, attach=attach)
+    return [digest_notice(digest, file, attach=path.target.attach_digest)]
 
 
 def deliver_due(

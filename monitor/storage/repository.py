@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, Select, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Select, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.models import (
@@ -31,7 +31,7 @@ from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
 from monitor.storage.notifications import NotificationStore
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, UTCDateTime
 from monitor.storage.vectors import VectorStore
 
 
@@ -128,7 +128,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
                     last_error=message,
                     last_error_at=at,
                     next_poll_at=next_poll_at,
-                    failing_since=func.coalesce(SourceRow.failing_since, at),
+                    failing_since=func.coalesce(SourceRow.failing_since, literal(at, UTCDateTime())),
                 )
             )
 
