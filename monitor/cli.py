@@ -281,6 +281,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         service_gone=why_gone(service, now) if service else None,
         poll_gone=why_gone(poll, now) if poll else None,
         verify_pending=repo.count_verify_pending() if config.settings.judge.verifier.kind != "off" else 0,
+        notifications=cli_notify.notify_status(config, repo),
     )
     engine.dispose()
     if args.json:
@@ -340,6 +341,7 @@ def _print_status(report: StatusReport) -> None:
         for source_id, error in c.failures:
             console.print(f"  {source_id}: {error[:160]}", style="red")
     _print_verifier(console, report)
+    cli_notify.print_status(console, report.notifications)
     d = report.last_digest
     console.print(
         f"last digest: {_stamp(d.period_start)} → {_stamp(d.period_end)}, {d.item_count} items, {d.path}"

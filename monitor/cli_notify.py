@@ -11,12 +11,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+
 from monitor.cli_output import iso, open_repository, print_json
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.models import NotificationRecord
 from monitor.notify.channel import AppriseChannel, url_scheme
 from monitor.notify.run import NotifyReport, notify_pass, routes
+from monitor.status import NotifyStatus
 from monitor.storage import SqlRepository
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -90,6 +93,22 @@ def cmd_test(args: argparse.Namespace, config: Config) -> int:
             failed += 1
             print(f"{route.channel}: {e}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def notify_status(config: Config, repo: SqlRepository) -> NotifyStatus | None:
+    """What `monitor status` shows of the ledger; None without [[notify]] targets."""
+    if not config.settings.notify:
+        return None
+    return NotifyStatus(repo.notification_counts(), tuple(repo.unsent_notifications()))
+
+
+def print_status(console: Console, status: NotifyStatus | None) -> None:
+    if status is None:
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(status.counts.items())) or "none yet"
+    console.print(f"notifications: {counts}", style="yellow" if status.unsent else None, markup=False)
+    for r in status.unsent:
+        console.print(f"  {describe(r)}; next try {iso(r.next_attempt_at)}", markup=False, highlight=False)
 
 
 def describe(r: NotificationRecord) -> str:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.models import CycleRecord, DigestRecord, LockHolder, Settings, Source, SourceState
+from monitor.models import CycleRecord, DigestRecord, LockHolder, NotificationRecord, Settings, Source, SourceState
 from monitor.schedule import cron_trigger, next_fire
 
 
@@ -67,6 +67,14 @@ class VerifierStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyStatus:
+    """The [[notify]] ledger: messages per status, and those tried and not sent (with why)."""
+
+    counts: dict[str, int]
+    unsent: tuple[NotificationRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     now: datetime
     service: LockHolder | None
@@ -84,6 +92,7 @@ class StatusReport:
     poll_stale: StaleHolder | None = None
     stale_cycle: str | None = None  # why the last cycle, `running`, is not: "running in pid 12, which ..."
     verifier: VerifierStatus | None = None
+    notifications: NotifyStatus | None = None  # None: no [[notify]] targets
 
 
 def build_status(
@@ -99,6 +108,7 @@ def build_status(
     service_gone: str | None = None,
     poll_gone: str | None = None,
     verify_pending: int = 0,
+    notifications: NotifyStatus | None = None,
 ) -> StatusReport:
     """`service_gone`, `poll_gone`: why that lock's holder is known to be gone (`why_gone`), if it is."""
     by_id = {s.id: s for s in states}
@@ -125,6 +135,7 @@ def build_status(
         poll_stale=_stale(poll, poll_gone),
         stale_cycle=stale_cycle(last_cycle, poll, poll_gone),
         verifier=verifier_status(settings, verify_pending),
+        notifications=notifications,
     )
 
 
@@ -250,6 +261,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "sources": report.sources,
             "last_digest": report.last_digest,
             "verifier": report.verifier,
+            "notifications": report.notifications,
         }
     )
     if data["last_cycle"] is not None:

@@ -81,7 +81,7 @@ class Inbox:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         parts = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         inbox = self.server.inbox
@@ -102,8 +102,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
-
-    do_PUT = do_POST
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -6,10 +6,13 @@ once, marked as a possible repeat; a secret named as ${VAR} is never shown."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,15 +152,13 @@ def test_a_digest_and_an_alert_arrive_once_on_every_channel(
     assert len(box.posts) == 9 and len(room.messages) == 3
     capsys.readouterr()
     assert main(["notify", "--json"]) == 0
-    import json
-
     ledger = json.loads(capsys.readouterr().out)
     assert len(ledger) == 12 and {r["status"] for r in ledger} == {"sent"}
     assert all(r["attempts"] == 1 and r["interrupted"] == 0 for r in ledger)
 
 
 def test_a_receiver_that_fails_twice_gets_the_message_once_with_backoff(
-    news: Workspace, inbox: tuple[Inbox, int]
+    news: Workspace, inbox: tuple[Inbox, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     box, port = inbox
     box.fail["/json"] = 2
@@ -171,6 +172,12 @@ def test_a_receiver_that_fails_twice_gets_the_message_once_with_backoff(
     first = notify_pass(config, repo, channel, t0)
     assert first.added == 1 and len(first.failed) == 1 and "500" in (first.failed[0].last_error or "")
     assert len(box.posts) == 1  # Apprise did not retry on its own
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["notifications"]
+    assert shown["counts"] == {"failed": 1} and "500" in shown["unsent"][0]["last_error"]
+    assert main(["status"]) == 0
+    assert "notifications: 1 failed" in capsys.readouterr().out
     assert not notify_pass(config, repo, channel, t0 + timedelta(seconds=59)).failed  # not due yet
     assert len(box.posts) == 1
     second = notify_pass(config, repo, channel, t0 + timedelta(seconds=60))
@@ -191,8 +198,6 @@ def test_kill_9_between_send_and_record_resends_once_and_says_so(
     box, port = inbox
     news.write("monitor.toml", notify_toml({"id": "hook", "urls": urls(port)[:1], "receives": ["alert"]}))
     flag(repository(news), "k1", "C23", "contradicts", CONTRA, datetime.now(UTC))
-    import threading
-
     box.hold["/json"] = threading.Event()  # the receiver has the message but has not answered
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     child = subprocess.Popen(
@@ -277,8 +282,6 @@ def test_a_secret_in_a_variable_reaches_the_receiver_and_is_never_shown(
     assert len(failed.failed) == 1 and len(box.posts) == 1
     done = notify_pass(config, repo, AppriseChannel({"HOOK_TOKEN": TOKEN}), later + timedelta(hours=1))
     assert len(done.sent) == 1
-    import base64
-
     assert box.posts[-1].headers["Authorization"] == "Basic " + base64.b64encode(f"monitor:{TOKEN}".encode()).decode()
     assert main(["--log-level", "debug", "notify", "--json"]) == 0
     listed = capsys.readouterr()
@@ -304,7 +307,7 @@ def test_a_bad_notify_table_is_one_line_with_file_line_entry_and_key(
 ) -> None:
     workspace.sources({"id": "wire", "url": "http://127.0.0.1:9/feed.xml", "kind": "feed"})
     text = notify_toml({"id": "ok", "urls": ["json://127.0.0.1/ok"], "receives": ["health"]}, target)
-    path = workspace.write("monitor.toml", text)
+    workspace.write("monitor.toml", text)
     assert main(["sources"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("config error: config/monitor.toml:") and message in err and key in err, err

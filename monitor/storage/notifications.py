@@ -103,6 +103,17 @@ class NotificationStore:
                 query = query.where(NotificationRow.channel.in_(list(channels)))
             return [_record(row) for row in session.scalars(query)]
 
+    def unsent_notifications(self, *, limit: int = 20) -> list[NotificationRecord]:
+        """Messages tried and not sent (failed, or cut short), oldest first."""
+        with self.session() as session:
+            query = (
+                select(NotificationRow)
+                .where(NotificationRow.status.in_([FAILED, SENDING]))
+                .order_by(NotificationRow.id)
+                .limit(limit)
+            )
+            return [_record(row) for row in session.scalars(query)]
+
     def notification_counts(self) -> dict[str, int]:
         """How many messages are in each status."""
         with self.session() as session:
