@@ -40,7 +40,7 @@ from feedparser.encodings import RE_XML_DECLARATION, RE_XML_PI_ENCODING, convert
 from monitor.decode import detect_charset
 from monitor.models import ParsedFeed, ParsedItem
 from monitor.normalize import clean_text, html_to_text
-from monitor.parse import fastfeed
+from monitor.parse import fastfeed, jsonfeed
 
 log = logging.getLogger(__name__)
 # Only what matters for parsing: feedparser reads the charset from Content-Type.
@@ -49,6 +49,8 @@ _PASSED_HEADERS = ("content-type", "content-location", "content-language")
 
 def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """Parse a feed document; `warning` says why it was malformed, if it was."""
+    if jsonfeed.is_json_feed(content, headers):
+        return jsonfeed.parse_json_feed(content, headers)
     try:
         fast = parse_fast(content, headers, url)
     except Exception:  # a bug in the shortcut: keep its traceback, and let feedparser decide
