@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_notify, cli_stories
+from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_notify, cli_sources, cli_stories
 from monitor.articles import RobotsCache
 from monitor.cli_output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.config import Config, load_config, resolve_config_dir
@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="sources and their health")
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=cmd_sources)
+    cli_sources.register(sources)  # sources import FILE.opml, sources export
 
     cli_digest.register(commands, parse_when, parse_day)
 

@@ -155,6 +155,12 @@ def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> 
     return _entries(doc, path, lines, table, model)
 
 
+def load_sources(path: Path) -> list[Source]:
+    """A sources.toml alone, validated as `load_config` validates it (`sources import` checks
+    the file it is about to put in place)."""
+    return _load_entries(path, "source", Source, required=True)
+
+
 # The keys an `[[article]]` may hold: `body` is a field of the model, read from `text`, never
 # written in the file.
 ARTICLE_KEYS = ("id", "title", "published", "language", "text", "url", "claim")
