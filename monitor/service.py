@@ -261,6 +261,9 @@ class Service:
         self._lost: str | None = None
         self._base: Cycle | None = None
         self._digesting = asyncio.Lock()
+        # one notification pass at a time: a second lock of this process would take the `notify`
+        # lock over (a holder with our pid is taken for a previous life of the container)
+        self._notifying = asyncio.Lock()
         self._scheduler_ref: AsyncIOScheduler | None = None
         self._fetcher: Fetcher | None = None
 
@@ -442,14 +445,17 @@ class Service:
         )
         for failure in outcome.failures:
             log.warning("event=digest_delivery_failed start=%s end=%s error=%r", _iso(start), _iso(end), failure)
-        channel = AppriseChannel(os.environ)
-        await asyncio.to_thread(tell_digest, self.config, self.repo, channel, outcome.digest_id, self.clock())
+        async with self._notifying:
+            channel = AppriseChannel(os.environ)
+            await asyncio.to_thread(tell_digest, self.config, self.repo, channel, outcome.digest_id, self.clock())
 
     async def notify_due(self) -> None:
         """A notification pass (`monitor.notify.run`): new alerts and source health queued,
         what is due sent; its outcome is logged there."""
         try:
-            await asyncio.to_thread(notify_pass, self.config, self.repo, AppriseChannel(os.environ), self.clock())
+            async with self._notifying:
+                channel = AppriseChannel(os.environ)
+                await asyncio.to_thread(notify_pass, self.config, self.repo, channel, self.clock())
         except MonitorError as e:
             log.error("event=notify_pass_failed error=%r", str(e))
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -331,3 +332,45 @@ def test_without_notify_tables_nothing_is_loaded_or_sent(news: Workspace, capsys
     assert main(["notify"]) == 0
     assert "[[notify]] is not configured" in capsys.readouterr().out
     assert Path(news.root / "storage" / "monitor.db").exists()
+
+
+@pytest.mark.slow
+def test_the_service_tells_source_health_and_digests_once(workspace: Workspace, inbox: tuple[Inbox, int]) -> None:
+    from tests.test_service import SETTINGS, Route, Serve, Site, count
+
+    box, port = inbox
+    site = Site()
+    serve = Serve(workspace)
+    try:
+        workspace.write(
+            "monitor.toml",
+            SETTINGS.format(digest_cron="*/3 * * * * *", stop_timeout=5)
+            + notify_toml(
+                {"id": "ops", "urls": urls(port)[:1], "receives": ["digest", "health"], "health_after": 1}
+            ).split("\n", 2)[2],  # the [[notify]] table alone
+        )
+        site.routes["/down.xml"] = Route(status=500, body=b"down")
+        workspace.sources(
+            {"id": "wire", "url": site.feed("/wire.xml", 3), "kind": "feed", "interval": 30},
+            {"id": "flaky", "name": "Flaky", "url": site.url("/down.xml"), "kind": "feed"},
+        )
+        serve.start()
+        titles = lambda: [p.fields()["title"] for p in box.posts]  # noqa: E731
+        serve.wait_for("the failing source told", lambda: "Source failing: Flaky" in titles(), timeout=60)
+        serve.wait_for("a digest told", lambda: any(t.startswith("AI-chip") for t in titles()), timeout=60)
+        site.feed("/down.xml", 1)
+        serve.wait_for("its recovery told", lambda: "Source recovered: Flaky" in titles(), timeout=60)
+        time.sleep(3.5)  # a digest period more, and ticks: nothing is told twice
+        assert serve.stop() == 0
+    finally:
+        site.close()
+    said = titles()
+    assert said.count("Source failing: Flaky") == 1 and said.count("Source recovered: Flaky") == 1
+    assert not [t for t in said if t.startswith("[repeat]")], said
+    digests = [p for p in box.posts if p.fields()["title"].startswith("AI-chip")]
+    bodies = [p.message for p in digests]
+    assert len(bodies) == len(set(bodies)), bodies  # each digest once (their items differ)
+    assert digests and all(p.fields()["attachments"][0]["filename"].endswith(".md") for p in digests)
+    told = count(workspace, "SELECT count(DISTINCT key) FROM notification WHERE kind = 'digest' AND status = 'sent'")
+    assert told == len(digests)
+    assert "event=notify_sent" in serve.output()
