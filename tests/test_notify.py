@@ -374,3 +374,22 @@ def test_the_service_tells_source_health_and_digests_once(workspace: Workspace, 
     told = count(workspace, "SELECT count(DISTINCT key) FROM notification WHERE kind = 'digest' AND status = 'sent'")
     assert told == len(digests)
     assert "event=notify_sent" in serve.output()
+
+
+def test_notify_test_sends_to_each_url_of_a_target_and_records_nothing(
+    news: Workspace, inbox: tuple[Inbox, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    box, port = inbox
+    news.write("monitor.toml", notify_toml({"id": "hook", "urls": urls(port)[:2], "receives": ["alert"]}))
+    assert main(["notify", "test", "hook"]) == 0
+    assert [(p.path, p.title) for p in box.posts] == [
+        ("/json", "claim-monitor: test"),
+        ("/form", "claim-monitor: test"),
+    ]
+    assert capsys.readouterr().out.count("): sent") == 2
+    assert repository(news).notifications() == []
+    assert main(["notify", "test", "nobody"]) == 2
+    assert "no enabled [[notify]] target 'nobody'" in capsys.readouterr().err
+    box.fail["/json"] = 1
+    assert main(["notify", "test", "hook"]) == 1
+    assert "json://: " in capsys.readouterr().err
