@@ -375,17 +375,13 @@ class NotifyTarget(Strict):
     def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(value))
 
-    def variables(self) -> tuple[str, ...]:
-        """The environment variables its URLs name, in order."""
-        return tuple(dict.fromkeys(name for url in self.urls for name in _ENV_REF.findall(url)))
-
 
 def notify_url_problem(url: str) -> str | None:
     """Why `url` is not an Apprise URL the monitor takes, or None. Checked at load: its scheme,
     the `${VAR}` names, no password written out (a secret goes in a variable), and no `retry=`
     (retries are the monitor's, recorded, so that a retry never sends twice)."""
     if not re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
-        return f"not an Apprise URL (scheme://...): {_ENV_REF.sub('${…}', url)[:40]!r}"
+        return "not an Apprise URL: it must start with its service's scheme, e.g. ntfy:// or slack://"
     for name in _ENV_REF.findall(url):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             return f"${{{name}}} is not an environment variable name"

@@ -301,6 +301,7 @@ def test_a_secret_in_a_variable_reaches_the_receiver_and_is_never_shown(
         ({"id": "x", "urls": ["json://127.0.0.1/x?retry=3"], "receives": ["alert"]}, "retries", "urls"),
         ({"id": "x", "urls": ["slack://${bad name}"], "receives": ["alert"]}, "not an environment variable", "urls"),
         ({"id": "X Y", "urls": ["json://127.0.0.1/x"], "receives": ["alert"]}, "should match pattern", "id"),
+        ({"id": "x", "urls": ["hooks.slack.com/services/T0/B0/SECRETX"], "receives": ["alert"]}, "scheme", "urls"),
     ],
 )
 def test_a_bad_notify_table_is_one_line_with_file_line_entry_and_key(
@@ -314,7 +315,7 @@ def test_a_bad_notify_table_is_one_line_with_file_line_entry_and_key(
     assert err.startswith("config error: config/monitor.toml:") and message in err and key in err, err
     line = int(err.split("monitor.toml:")[1].split(":")[0])
     assert line > text.split("\n").index("[[notify]]", 5)  # in the second table, not the first
-    assert "hunter2" not in err
+    assert "hunter2" not in err and "SECRETX" not in err
     assert not (workspace.root / "storage" / "monitor.db").exists()
 
 
