@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from monitor.cli import main
 from monitor.config import load_config
@@ -286,8 +287,8 @@ def test_a_secret_in_a_variable_reaches_the_receiver_and_is_never_shown(
     assert box.posts[-1].headers["Authorization"] == "Basic " + base64.b64encode(f"monitor:{TOKEN}".encode()).decode()
     assert main(["--log-level", "debug", "notify", "--json"]) == 0
     listed = capsys.readouterr()
-    for text in (shown.out, shown.err, listed.out, listed.err, str(failed.failed[0])):
-        assert TOKEN not in text
+    for said in (shown.out, shown.err, listed.out, listed.err, str(failed.failed[0])):
+        assert TOKEN not in said
 
 
 @pytest.mark.parametrize(
@@ -394,3 +395,27 @@ def test_notify_test_sends_to_each_url_of_a_target_and_records_nothing(
     box.fail["/json"] = 1
     assert main(["notify", "test", "hook"]) == 1
     assert "json://: " in capsys.readouterr().err
+
+
+def test_a_repeat_that_fails_keeps_its_mark_until_it_is_sent(news: Workspace, inbox: tuple[Inbox, int]) -> None:
+    """The `sending` row a crash left, as `test_kill_9_…` leaves it; its resend fails once."""
+    box, port = inbox
+    news.write("monitor.toml", notify_toml({"id": "hook", "urls": urls(port)[:1], "receives": ["alert"]}))
+    config = load_config(news.config, env={}, cwd=news.root)
+    repo = repository(news)
+    t0 = datetime.now(UTC)
+    flag(repo, "r1", "C23", "contradicts", CONTRA, t0)
+    notify_pass(config, repo, AppriseChannel({}), t0)
+    [row] = repo.notifications()
+    with repo.session() as session, session.begin():  # as if killed between the send and its record
+        session.execute(text("UPDATE notification SET status = 'sending', sent_at = NULL WHERE id = :i"), {"i": row.id})
+    box.fail["/json"] = 1
+    failed = notify_pass(config, repo, AppriseChannel({}), t0 + timedelta(seconds=1))
+    assert len(failed.failed) == 1 and failed.failed[0].interrupted == 1
+    later = notify_pass(config, repo, AppriseChannel({}), t0 + timedelta(minutes=5))
+    assert len(later.repeated) == 1
+    assert [(p.title.startswith("[repeat] "), p.accepted) for p in box.posts] == [
+        (False, True),
+        (True, False),
+        (True, True),
+    ]

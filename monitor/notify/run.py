@@ -174,6 +174,13 @@ def latest_digest(
     return [digest_notice(digest, file, attach=path.target.attach_digest)]
 
 
+def message(record: NotificationRecord) -> tuple[str, str]:
+    """The title and body to send: as queued, marked as a possible repeat after a crash."""
+    if record.interrupted:
+        return f"[repeat] {record.title}", f"{record.body}\n\n{REPEAT_NOTE}"
+    return record.title, record.body
+
+
 def deliver_due(
     repo: SqlRepository, channel: Channel, paths: Sequence[Route], now: datetime, report: NotifyReport
 ) -> None:
@@ -182,16 +189,9 @@ def deliver_due(
     by_channel = {p.channel: p for p in paths}
     for due in repo.due_notifications(by_channel, now):
         path = by_channel[due.channel]
-        repeat = due.status == "sending"
         record = repo.begin_notification(due.id, now)
-        title, body = (
-            (f"[repeat] {record.title}", f"{record.body}\n\n{REPEAT_NOTE}")
-            if repeat
-            else (
-                record.title,
-                record.body,
-            )
-        )
+        repeat = record.interrupted > 0  # a crash cut an attempt short: it may have arrived
+        title, body = message(record)
         if repeat:
             log.warning("event=notify_repeat channel=%s key=%s reason=cut_short_by_a_crash", due.channel, due.key)
         try:
