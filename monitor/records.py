@@ -127,6 +127,7 @@ class SourceState:
     last_error_at: datetime | None = None
     next_poll_at: datetime | None = None
     item_count: int = 0
+    failing_since: datetime | None = None  # the first error after the last success
 
 
 @dataclass(slots=True)
@@ -400,3 +401,26 @@ def titles_by_language(items: Sequence[StoredItem]) -> dict[str, str]:
     for item in sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, i.id)):
         titles.setdefault(item.lang.split("-")[0].lower() or "und", item.title)
     return titles
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """One message on one notification channel, as the ledger holds it (README, "Alerts and
+    other channels"): `pending`, `sending` (an attempt began; found so after a crash, it may
+    have been delivered), `sent`, or `failed` (tried again from `next_attempt_at`)."""
+
+    id: int
+    channel: str
+    key: str
+    kind: str
+    title: str
+    body: str
+    attach: str | None
+    status: str
+    attempts: int
+    interrupted: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    sent_at: datetime | None

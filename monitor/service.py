@@ -36,10 +36,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,9 +56,10 @@ from monitor.errors import MonitorError
 from monitor.logs import log_time
 from monitor.pipeline.cycle import Clock, Cycle, has_follow_up, utcnow
 from monitor.pipeline.digest import DigestOutcome, run_digest
+from monitor.pipeline.notify import notify_pass, tell_digest
 from monitor.pipeline.run import run_cycle
 from monitor.records import Fetcher
-from monitor.settings import Settings, Source
+from monitor.settings import Source
 from monitor.storage import SqlRepository
 from monitor.storage.lock import (
     POLL,
@@ -70,6 +71,7 @@ from monitor.storage.lock import (
     abandon_running_cycles,
     lock_holder,
 )
+from monitor.tell.channel import AppriseChannel
 from monitor.tell.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
 
 log = logging.getLogger(__name__)
@@ -86,20 +88,6 @@ def produce_digest(
     """The service's digest of a period: the file and Atom feed, and the e-mail when `[email]`
     is configured (`monitor.pipeline.digest.run_digest`, sent once per digest)."""
     return run_digest(config, repo, now, config.settings.email.configured, period=(start, end))
-
-
-@contextmanager
-def holding_lock(engine: Engine, name: str, settings: Settings, purpose: str) -> Iterator[DbLock]:
-    """Hold a database lock for the block, refreshed by a heartbeat; LockHeldError if taken."""
-    ttl = settings.service.lock_ttl
-    lock = DbLock(engine, name, LockOwner.this_process(), ttl=ttl)
-    lock.acquire(purpose)
-    try:
-        with Heartbeat(ttl / 4) as heartbeat:
-            heartbeat.add(lock)
-            yield lock
-    finally:
-        lock.release()
 
 
 def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
@@ -170,6 +158,9 @@ class Service:
         self._lost: str | None = None
         self._base: Cycle | None = None
         self._digesting = asyncio.Lock()
+        # one notification pass at a time: a second lock of this process would take the `notify`
+        # lock over (a holder with our pid is taken for a previous life of the container)
+        self._notifying = asyncio.Lock()
         self._scheduler_ref: AsyncIOScheduler | None = None
         self._fetcher: Fetcher | None = None
 
@@ -219,6 +210,10 @@ class Service:
         scheduler.add_job(
             self._job("maintenance", self.maintain), self.maintenance_trigger, id="maintenance", name="maintenance"
         )
+        if self.settings.notify:  # alerts, health and retries on [[notify]] channels, every tick
+            scheduler.add_job(
+                self._job("notify", self.notify_due), IntervalTrigger(seconds=schedule.poll_tick), id="notify"
+            )
         logging.getLogger("apscheduler.scheduler").addFilter(_skip_busy_poll_ticks)
         return scheduler
 
@@ -349,6 +344,19 @@ class Service:
             log.warning(
                 "event=digest_delivery_failed start=%s end=%s error=%r", log_time(start), log_time(end), failure
             )
+        async with self._notifying:
+            channel = AppriseChannel(os.environ)
+            await asyncio.to_thread(tell_digest, self.config, self.repo, channel, outcome.digest_id, self.clock())
+
+    async def notify_due(self) -> None:
+        """A notification pass (`monitor.pipeline.notify`): new alerts and source health queued,
+        what is due sent; its outcome is logged there."""
+        try:
+            async with self._notifying:
+                channel = AppriseChannel(os.environ)
+                await asyncio.to_thread(notify_pass, self.config, self.repo, channel, self.clock())
+        except MonitorError as e:
+            log.error("event=notify_pass_failed error=%r", str(e))
 
     async def maintain(self) -> None:
         """Tidy the database between poll cycles."""

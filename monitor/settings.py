@@ -341,6 +341,59 @@ class JudgeSettings(Strict):
     verifier: VerifierSettings = VerifierSettings()
 
 
+NotifyKind = Literal["digest", "alert", "health"]
+_ENV_REF = re.compile(r"\$\{([^}]*)\}")
+
+
+class NotifyTarget(Strict):
+    """One `[[notify]]` table of monitor.toml: Apprise URLs and what they receive (README,
+    "Alerts and other channels"). A secret is never in the file: a URL names it as `${VAR}`,
+    read from the environment when a message is sent."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=48)
+    urls: tuple[str, ...] = Field(min_length=1, description="Apprise URLs; ${VAR} is read from the environment")
+    receives: tuple[NotifyKind, ...] = Field(min_length=1, description='"digest", "alert" and/or "health"')
+    health_after: int = Field(default=21600, ge=1, description="seconds a source fails before it is reported")
+    alert_max_age: int = Field(default=172800, ge=60, description="flags older than this raise no alert")
+    retry: int = Field(default=60, ge=1, description="seconds before the first retry; doubled each time")
+    retry_max: int = Field(default=3600, ge=1, description="longest wait between retries")
+    attach_digest: bool = Field(default=True, description="attach the digest's Markdown file")
+    enabled: bool = True
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if problem := notify_url_problem(url):
+                raise ValueError(problem)
+        return value
+
+    @field_validator("receives")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+
+def notify_url_problem(url: str) -> str | None:
+    """Why `url` is not an Apprise URL the monitor takes, or None. Checked at load: its scheme,
+    the `${VAR}` names, no password written out (a secret goes in a variable), and no `retry=`
+    (retries are the monitor's, recorded, so that a retry never sends twice)."""
+    if not re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+        return "not an Apprise URL: it must start with its service's scheme, e.g. ntfy:// or slack://"
+    for name in _ENV_REF.findall(url):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            return f"${{{name}}} is not an environment variable name"
+    if re.search(r"[\r\n\x00\s]", url):
+        return "has white space in it"
+    authority = re.split(r"[/?#]", url.split("://", 1)[1], maxsplit=1)[0]
+    password = authority.rpartition("@")[0].partition(":")[2]
+    if password and not _ENV_REF.fullmatch(password):
+        return "a password is never written in a config file: put it in an environment variable, as ${VAR}"
+    if re.search(r"[?&](retry|wait)=", url, re.IGNORECASE):
+        return "no retry= or wait= here: the monitor retries failed messages itself, with backoff"
+    return None
+
+
 class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -352,6 +405,7 @@ class Settings(Strict):
     service: ServiceSettings = ServiceSettings()
     log: LogSettings = LogSettings()
     judge: JudgeSettings = JudgeSettings()
+    notify: tuple[NotifyTarget, ...] = ()  # [[notify]] tables, validated one by one in config.py
 
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")

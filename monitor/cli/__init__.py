@@ -19,6 +19,8 @@ from monitor import __version__
 from monitor.cli import claims as cli_claims
 from monitor.cli import digest as cli_digest
 from monitor.cli import judge as cli_judge
+from monitor.cli import notify as cli_notify
+from monitor.cli import sources as cli_sources
 from monitor.cli import stories as cli_stories
 from monitor.cli.output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.collect.articles import RobotsCache
@@ -29,10 +31,18 @@ from monitor.logs import configure_logging
 from monitor.pipeline.cycle import Cycle, utcnow
 from monitor.pipeline.run import run_cycle
 from monitor.records import CycleReport, Fetcher, SourceState
-from monitor.service import holding_lock, serve
+from monitor.service import serve
 from monitor.settings import Source
 from monitor.storage import SqlRepository, close_databases, open_database
-from monitor.storage.lock import POLL, SERVICE, LockHeldError, abandon_running_cycles, lock_holder, why_gone
+from monitor.storage.lock import (
+    POLL,
+    SERVICE,
+    LockHeldError,
+    abandon_running_cycles,
+    holding_lock,
+    lock_holder,
+    why_gone,
+)
 from monitor.tell.status import StatusReport, build_status, status_json
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -95,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="sources and their health")
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=cmd_sources)
+    cli_sources.register(sources)  # sources import FILE.opml, sources export
 
     cli_digest.register(commands, parse_when, parse_day)
 
@@ -108,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_claims.register(commands, parse_when)
     cli_judge.register(commands)
     cli_stories.register(commands, parse_when)
+    cli_notify.register(commands)
     return parser
 
 
@@ -127,7 +139,7 @@ def parse_day(value: str) -> datetime:
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
     try:
-        with holding_lock(engine, POLL, config.settings, "monitor run --once"):
+        with holding_lock(engine, POLL, config.settings.service.lock_ttl, "monitor run --once"):
             abandon_running_cycles(engine, at=utcnow())  # left by a run that was killed
             repo = SqlRepository(engine)
             repo.sync_sources(config.sources)
@@ -138,6 +150,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         print(f"busy: a poll is in progress on this database: {e}. Try again when it ends.", file=sys.stderr)
         return EXIT_BUSY
     Console().print(_report_table(report, repo.source_states()))
+    cli_notify.run_pass(config, repo)  # alerts and source health on [[notify]] channels
     if report.all_failed:
         return EXIT_FAILED
     return EXIT_OK
@@ -285,6 +298,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         service_gone=why_gone(service, now) if service else None,
         poll_gone=why_gone(poll, now) if poll else None,
         verify_pending=repo.count_verify_pending() if config.settings.judge.verifier.kind != "off" else 0,
+        notifications=cli_notify.notify_status(config, repo),
     )
     engine.dispose()
     if args.json:
@@ -344,6 +358,7 @@ def _print_status(report: StatusReport) -> None:
         for source_id, error in c.failures:
             console.print(f"  {source_id}: {error[:160]}", style="red")
     _print_verifier(console, report)
+    cli_notify.print_status(console, report.notifications)
     d = report.last_digest
     console.print(
         f"last digest: {_stamp(d.period_start)} → {_stamp(d.period_end)}, {d.item_count} items, {d.path}"

@@ -4,15 +4,19 @@ mailed (`--dry-run`). The work is `monitor.pipeline.digest`; this module parses 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.cli.notify import print_report
 from monitor.cli.output import open_repository
 from monitor.config import Config
 from monitor.pipeline.digest import DigestOutcome, EmailOutcome, Period, Preview, preview_digest, run_digest
+from monitor.pipeline.notify import digest_targets, tell_digest
+from monitor.tell.channel import AppriseChannel
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -24,7 +28,9 @@ def register(commands: Any, parse_when: Callable[[str], datetime], parse_day: Ca
     period.add_argument("--date", type=parse_day, metavar="DAY", help="the UTC day DAY")
     digest.add_argument("--out", type=Path, metavar="DIR", help="directory for the files (default: storage/digests)")
     mode = digest.add_mutually_exclusive_group()
-    mode.add_argument("--send", action="store_true", help="also mail it ([email] in monitor.toml), once per period")
+    mode.add_argument(
+        "--send", action="store_true", help="also mail it ([email]) and tell [[notify]] channels, once per period"
+    )
     mode.add_argument("--dry-run", action="store_true", help="print the e-mail that --send would send; write nothing")
     digest.set_defaults(func=cmd_digest)
 
@@ -40,11 +46,15 @@ def cmd_digest(args: argparse.Namespace, config: Config, now: datetime | None = 
     if args.dry_run:
         print_preview(preview_digest(config, repo, now, period=period), config)
         return EXIT_OK
-    outcome = run_digest(config, repo, now, args.send, period=period, out_dir=args.out)
+    mail = args.send and (config.settings.email.configured or not digest_targets(config))
+    outcome = run_digest(config, repo, now, mail, period=period, out_dir=args.out)
     print_outcome(outcome)
+    told = tell_digest(config, repo, AppriseChannel(os.environ), outcome.digest_id, now) if args.send else None
+    if told is not None:
+        print_report(told)
     for failure in outcome.failures:
         print(f"error: {failure}", file=sys.stderr)
-    return EXIT_FAILED if outcome.failures else EXIT_OK
+    return EXIT_FAILED if outcome.failures or (told and told.failed) else EXIT_OK
 
 
 def print_outcome(outcome: DigestOutcome) -> None:

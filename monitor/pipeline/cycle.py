@@ -63,7 +63,8 @@ def utcnow() -> datetime:
 
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.9, */*;q=0.5"
 )
 
 

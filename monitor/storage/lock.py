@@ -25,7 +25,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -295,3 +296,16 @@ class Heartbeat:
             self.discard(lock)
             if self.on_lost:
                 self.on_lost(lock.name)
+
+
+@contextmanager
+def holding_lock(engine: Engine, name: str, ttl: float, purpose: str) -> Iterator[DbLock]:
+    """Hold a database lock for the block, refreshed by a heartbeat; LockHeldError if taken."""
+    lock = DbLock(engine, name, LockOwner.this_process(), ttl=ttl)
+    lock.acquire(purpose)
+    try:
+        with Heartbeat(ttl / 4) as heartbeat:
+            heartbeat.add(lock)
+            yield lock
+    finally:
+        lock.release()

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, Select, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Select, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -29,9 +29,10 @@ from monitor.records import (
 from monitor.storage.db import in_chunks
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
+from monitor.storage.notifications import NotificationStore
 from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, UTCDateTime
 from monitor.storage.vectors import VectorStore
 
 
@@ -49,7 +50,7 @@ class ConfiguredSource(Protocol):
     def name(self) -> str | None: ...
 
 
-class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
+class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
@@ -118,6 +119,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 last_status=status,
                 consecutive_errors=0,
                 last_error=None,
+                failing_since=None,
             )
         )
 
@@ -141,6 +143,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                     last_error=message,
                     last_error_at=at,
                     next_poll_at=next_poll_at,
+                    failing_since=func.coalesce(SourceRow.failing_since, literal(at, UTCDateTime())),
                 )
             )
 

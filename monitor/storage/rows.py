@@ -51,6 +51,7 @@ def state_record(row: SourceRow, item_count: int) -> SourceState:
         last_error_at=row.last_error_at,
         next_poll_at=row.next_poll_at,
         item_count=item_count,
+        failing_since=row.failing_since,
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.records import CycleRecord, DigestRecord, LockHolder, SourceState
+from monitor.records import CycleRecord, DigestRecord, LockHolder, NotificationRecord, SourceState
 from monitor.settings import Settings, Source
 from monitor.tell.schedule import cron_trigger, next_fire
 
@@ -68,6 +68,14 @@ class VerifierStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyStatus:
+    """The [[notify]] ledger: messages per status, and those tried and not sent (with why)."""
+
+    counts: dict[str, int]
+    unsent: tuple[NotificationRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     now: datetime
     service: LockHolder | None
@@ -85,6 +93,7 @@ class StatusReport:
     poll_stale: StaleHolder | None = None
     stale_cycle: str | None = None  # why the last cycle, `running`, is not: "running in pid 12, which ..."
     verifier: VerifierStatus | None = None
+    notifications: NotifyStatus | None = None  # None: no [[notify]] targets
 
 
 def build_status(
@@ -100,6 +109,7 @@ def build_status(
     service_gone: str | None = None,
     poll_gone: str | None = None,
     verify_pending: int = 0,
+    notifications: NotifyStatus | None = None,
 ) -> StatusReport:
     """`service_gone`, `poll_gone`: why that lock's holder is known to be gone (`why_gone`), if it is."""
     by_id = {s.id: s for s in states}
@@ -126,6 +136,7 @@ def build_status(
         poll_stale=_stale(poll, poll_gone),
         stale_cycle=stale_cycle(last_cycle, poll, poll_gone),
         verifier=verifier_status(settings, verify_pending),
+        notifications=notifications,
     )
 
 
@@ -251,6 +262,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "sources": report.sources,
             "last_digest": report.last_digest,
             "verifier": report.verifier,
+            "notifications": report.notifications,
         }
     )
     if data["last_cycle"] is not None:

@@ -42,9 +42,15 @@ class CountingEncoder:
         return encoder().embed(texts)
 
 
-def _items(repo: SqlRepository, item_table: Any = ItemRow) -> None:
-    """The items; `item_table`: the item table as an older schema has it (reflected)."""
-    repo.sync_sources([Source(id="s", url="http://example.com/feed", kind="feed")])
+def _items(repo: SqlRepository, item_table: Any = ItemRow, source_table: Any = None) -> None:
+    """The items; `item_table`, `source_table`: those tables as an older schema has them (reflected)."""
+    if source_table is None:
+        repo.sync_sources([Source(id="s", url="http://example.com/feed", kind="feed")])
+    else:  # the ORM's source row has later columns (failing_since)
+        with repo.session() as session, session.begin():
+            session.execute(
+                insert(source_table).values(id="s", url="http://example.com/feed", kind="feed", consecutive_errors=0)
+            )
     rows = [
         {
             "source_id": "s",
@@ -100,7 +106,7 @@ def test_a_database_from_before_the_judge_keeps_its_reviews(tmp_path: Path) -> N
     repo = SqlRepository(open_database(url, upgrade=False))
     schema = MetaData()
     schema.reflect(old)  # the tables as 0007 made them: the ORM's rows have later columns
-    _items(repo, schema.tables["item"])
+    _items(repo, schema.tables["item"], schema.tables["source"])
     with repo.session() as session, session.begin():
         ids = list(session.scalars(select(ItemRow.id).order_by(ItemRow.id)))
         reviewed = [

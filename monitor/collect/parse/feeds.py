@@ -38,7 +38,7 @@ import feedparser
 from feedparser.encodings import RE_XML_DECLARATION, RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 
 from monitor.collect.decode import detect_charset
-from monitor.collect.parse import fastfeed
+from monitor.collect.parse import fastfeed, jsonfeed
 from monitor.records import ParsedFeed, ParsedItem
 from monitor.text.normalize import clean_text, html_to_text
 
@@ -49,6 +49,8 @@ _PASSED_HEADERS = ("content-type", "content-location", "content-language")
 
 def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """Parse a feed document; `warning` says why it was malformed, if it was."""
+    if jsonfeed.is_json_feed(content, headers):
+        return jsonfeed.parse_json_feed(content, headers)
     try:
         fast = parse_fast(content, headers, url)
     except Exception:  # a bug in the shortcut: keep its traceback, and let feedparser decide
