@@ -15,19 +15,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_stories
+from monitor import __version__, cli_claims, cli_digest, cli_judge, cli_stories, cli_web
 from monitor.articles import RobotsCache
 from monitor.cli_output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import HttpxFetcher
 from monitor.logs import configure_logging
+from monitor.metrics import Metrics
 from monitor.models import CycleReport, Fetcher, Source, SourceState
 from monitor.pipeline import Cycle, utcnow
 from monitor.service import holding_lock, run_cycle, serve
-from monitor.status import StatusReport, build_status, status_json
+from monitor.status import StatusReport, status_json
+from monitor.status_read import read_status
 from monitor.storage import SqlRepository, close_databases, open_database
-from monitor.storage.lock import POLL, SERVICE, LockHeldError, abandon_running_cycles, lock_holder, why_gone
+from monitor.storage.lock import POLL, LockHeldError, abandon_running_cycles
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_BUSY = 3  # another process holds the database lock
@@ -36,7 +38,7 @@ log = logging.getLogger("monitor")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    default_level = "info" if args.command == "serve" else "warning"
+    default_level = "info" if args.command in ("serve", "web") else "warning"
     configure_logging(args.log_level or default_level, "json" if args.log_json else "text")
     try:
         config = load_config(resolve_config_dir(args.config))
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_claims.register(commands, parse_when)
     cli_judge.register(commands)
     cli_stories.register(commands, parse_when)
+    cli_web.register(commands)
     return parser
 
 
@@ -160,7 +163,7 @@ async def _run_with_progress(sources: list[Source], cycle: Cycle, console: Conso
         )
 
 
-def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
+def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher, metrics: Metrics | None = None) -> Cycle:
     """What a poll cycle works with; the one place it is put together (run --once, serve)."""
     # Imported here: building the judge loads its encoder, which most commands never need.
     from monitor.judge.build import build_judge, build_verifier
@@ -173,6 +176,7 @@ def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
         RobotsCache(fetcher, config.settings.http.user_agent),
         build_judge(config),
         verifier=build_verifier(config),
+        metrics=metrics,
     )
 
 
@@ -249,8 +253,10 @@ def _short(when: datetime | None) -> str:
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
+    metrics = Metrics()  # counted by the cycles and digests, served by the web side's /metrics
     try:
-        return serve(config, engine, lambda repo, fetcher: build_cycle(config, repo, fetcher))
+        web = cli_web.web_beside_serve(config, metrics)
+        return serve(config, engine, lambda repo, fetcher: build_cycle(config, repo, fetcher, metrics), web)
     except LockHeldError as e:
         print(
             f"busy: monitor serve is already running on this database: {e}. Stop it first; the lock of one that "
@@ -265,21 +271,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
-    repo = SqlRepository(engine)
-    now, service, poll = utcnow(), lock_holder(engine, SERVICE), lock_holder(engine, POLL)
-    report = build_status(
-        now=now,
-        settings=config.settings,
-        sources=config.sources,
-        states=repo.source_states([s.id for s in config.sources]),
-        service=service,
-        poll=poll,
-        last_cycle=repo.last_cycle(),
-        last_digest=repo.last_digest(),
-        service_gone=why_gone(service, now) if service else None,
-        poll_gone=why_gone(poll, now) if poll else None,
-        verify_pending=repo.count_verify_pending() if config.settings.judge.verifier.kind != "off" else 0,
-    )
+    report = read_status(config, engine, utcnow())
     engine.dispose()
     if args.json:
         print_json(status_json(report))

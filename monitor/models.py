@@ -343,6 +343,23 @@ class JudgeSettings(Strict):
     verifier: VerifierSettings = VerifierSettings()
 
 
+class WebSettings(Strict):
+    """`[web]`: the HTTP side (`monitor web`, and `monitor serve` unless `enabled = false`). Bound
+    to loopback by default; any other address needs credentials from the environment
+    (`monitor.web.security`), or the server refuses to start."""
+
+    enabled: bool = Field(default=True, description="monitor serve also serves HTTP")
+    listen: str = Field(default="127.0.0.1:8080", description="HOST:PORT ([v6 address]:PORT)")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        return value
+
+
 class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -354,6 +371,7 @@ class Settings(Strict):
     service: ServiceSettings = ServiceSettings()
     log: LogSettings = LogSettings()
     judge: JudgeSettings = JudgeSettings()
+    web: WebSettings = WebSettings()
 
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")

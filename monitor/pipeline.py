@@ -35,6 +35,7 @@ from monitor.judge.llm import Verifier
 from monitor.judge.reading import ItemReading
 from monitor.judge.verifier import ToVerify, verify_items
 from monitor.lifeline import die_with_parent
+from monitor.metrics import Metrics
 from monitor.models import (
     ArticleUpdate,
     CycleReport,
@@ -87,6 +88,7 @@ class Cycle:
     parser: Executor | None = None  # where documents are parsed; None: in the event loop's thread
     indexes: IndexCache = dataclasses.field(default_factory=IndexCache)  # near-duplicates and stories
     verifier: Verifier | None = None  # [judge.verifier]; None: off
+    metrics: Metrics | None = None  # the process's counters (`/metrics`); None: not counted
 
 
 async def poll_sources(
@@ -314,7 +316,7 @@ def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
     (oldest first, so a copy points at its original), then the claims; `chunk` items at a time,
     each chunk stored before the next is loaded, so memory does not grow with the cycle."""
     cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk)
-    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier)
+    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier, metrics=cycle.metrics)
 
 
 def match_items(
@@ -327,6 +329,7 @@ def match_items(
     again: bool = False,
     chunk: int = 500,
     verifier: Verifier | None = None,
+    metrics: Metrics | None = None,
 ) -> int:
     """Judge relevant original items against the claims and store the flags; returns the count
     of items judged. `again` re-judges items judged before (review states are kept). Items are
@@ -339,6 +342,7 @@ def match_items(
     while items := repo.items_to_match(
         source_id=source_id, since=since, again=again, pending=pending_too, after=after, limit=chunk
     ):
+        began = time.monotonic()
         readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
         vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
         if verifier is None:
@@ -347,6 +351,8 @@ def match_items(
         else:
             results, pending = verify_matches(repo, judge, verifier, items, readings, vectors)
             repo.save_matches(results, now, pending)
+        if metrics is not None:
+            metrics.observe_judged((d for _, d in results), time.monotonic() - began, len(items))
         count, after = count + len(items), items[-1].id
     return count
 

@@ -54,6 +54,7 @@ from monitor.config import Config
 from monitor.digest.run import DigestOutcome, run_digest
 from monitor.errors import MonitorError
 from monitor.fetch import HttpxFetcher
+from monitor.metrics import Metrics
 from monitor.models import CycleReport, Fetcher, Settings, Source, SourceOutcome
 from monitor.pipeline import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
 from monitor.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
@@ -94,6 +95,8 @@ async def run_cycle(
 
     def collect(outcome: SourceOutcome) -> None:
         outcomes.append(outcome)
+        if cycle.metrics is not None:
+            cycle.metrics.observe_outcome(outcome)
         if on_outcome:
             on_outcome(outcome)
 
@@ -107,6 +110,8 @@ async def run_cycle(
         raise
     finally:
         verified = verifier_report(cycle.verifier)
+        if cycle.metrics is not None:
+            cycle.metrics.observe_verifier(verified)
         cycle.repo.finish_cycle(cycle_id, at=cycle.clock(), status=status, outcomes=outcomes, verifier=verified)
         _log_cycle(cycle_id, trigger, status, len(sources), outcomes, time.monotonic() - began)
         if verified is not None:
@@ -176,6 +181,17 @@ def produce_digest(
     return run_digest(config, repo, now, config.settings.email.configured, period=(start, end))
 
 
+def count_deliveries(metrics: Metrics, outcome: DigestOutcome) -> None:
+    """A digest run's deliveries, for /metrics: the file always, the e-mail and the Atom feed
+    when this run tried them."""
+    metrics.observe_delivery("file", True)
+    for email in (*outcome.retried, outcome.email):
+        if email.status in ("sent", "failed"):
+            metrics.observe_delivery("email", email.status == "sent")
+    if outcome.feed_path is not None or outcome.feed_error is not None:
+        metrics.observe_delivery("atom", outcome.feed_error is None)
+
+
 @contextmanager
 def holding_lock(engine: Engine, name: str, settings: Settings, purpose: str) -> Iterator[DbLock]:
     """Hold a database lock for the block, refreshed by a heartbeat; LockHeldError if taken."""
@@ -190,8 +206,14 @@ def holding_lock(engine: Engine, name: str, settings: Settings, purpose: str) ->
         lock.release()
 
 
-def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
-    """Run the service until SIGTERM/SIGINT. LockHeldError when another instance runs."""
+def serve(
+    config: Config,
+    engine: Engine,
+    make_cycle: CycleFactory,
+    beside: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+) -> int:
+    """Run the service until SIGTERM/SIGINT. LockHeldError when another instance runs.
+    `beside`: what runs along with it once the lock is held (the web side), stopped after it."""
     owner = LockOwner.this_process()
     ttl = config.settings.service.lock_ttl
     service_lock = DbLock(engine, SERVICE, owner, ttl=ttl)
@@ -204,7 +226,8 @@ def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
             poll_lock = DbLock(engine, POLL, owner, ttl=ttl)
             _abandon_dead_cycles(poll_lock)
             service = Service(config, repo, poll_lock, heartbeat, make_cycle)
-            return asyncio.run(service.run())
+            with beside() if beside is not None else contextlib.nullcontext():
+                return asyncio.run(service.run())
     finally:
         service_lock.release()
         log.info("event=stopped pid=%d", owner.pid)
@@ -433,6 +456,8 @@ class Service:
             outcome.email.status,
             time.monotonic() - began,
         )
+        if self._base is not None and self._base.metrics is not None:
+            count_deliveries(self._base.metrics, outcome)
         for failure in outcome.failures:
             log.warning("event=digest_delivery_failed start=%s end=%s error=%r", _iso(start), _iso(end), failure)
 

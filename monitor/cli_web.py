@@ -1,0 +1,68 @@
+"""The web commands: `monitor web` (the HTTP side alone), `monitor web --hash-password`, and
+what `monitor serve` runs beside its scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from monitor.config import Config
+from monitor.metrics import Metrics
+from monitor.storage import open_database
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(commands: Any) -> None:
+    """Add `web` to the main parser."""
+    web = commands.add_parser(
+        "web",
+        help="serve the web side alone (review, claims, /readyz, /metrics) against the configured database",
+        description="Serves HTTP on [web] listen (default 127.0.0.1:8080). On an address other than loopback it "
+        "refuses to start without MONITOR_WEB_TOKEN or MONITOR_WEB_USER + MONITOR_WEB_PASSWORD_HASH.",
+    )
+    web.add_argument("--listen", metavar="HOST:PORT", help="instead of [web] listen")
+    web.add_argument(
+        "--hash-password",
+        action="store_true",
+        help="read a password (from stdin, or a prompt) and print its hash for MONITOR_WEB_PASSWORD_HASH",
+    )
+    web.set_defaults(func=cmd_web)
+
+
+def cmd_web(args: argparse.Namespace, config: Config) -> int:
+    from monitor.web import security, server
+
+    if args.hash_password:
+        password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        if not password:
+            print("error: an empty password", file=sys.stderr)
+            return EXIT_FAILED
+        print(security.hash_password(password))
+        return EXIT_OK
+    engine = open_database(config.database_url)
+    try:
+        web = server.prepare(config, engine, Metrics(), os.environ, args.listen)
+        where = server.address(web)
+        print(f"serving http://{where.host}:{where.port}/ (Ctrl-C stops)", file=sys.stderr)
+        server.run(web)
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def web_beside_serve(config: Config, metrics: Metrics) -> Callable[[], contextlib.AbstractContextManager[object]]:
+    """For `monitor serve`: the web side to run once the service holds its lock (nothing when
+    `[web] enabled = false`). Credentials are checked now, before the service starts."""
+    if not config.settings.web.enabled:
+        return contextlib.nullcontext
+    from monitor.web import server
+
+    engine = open_database(config.database_url)
+    web = server.prepare(config, engine, metrics, os.environ)
+    return lambda: server.running_in_thread(web)
