@@ -71,11 +71,20 @@ def run(server: uvicorn.Server) -> None:
         raise MonitorError(f"cannot listen on {where.host}:{where.port} (see the error above)")
 
 
+def _run_in_thread(server: uvicorn.Server) -> None:
+    """uvicorn exits (SystemExit) when it cannot bind: in a thread that only ends the thread,
+    which `running_in_thread` sees as a server that never started."""
+    try:
+        server.run()
+    except SystemExit as e:
+        log.error("event=web_stopped code=%s", e.code)
+
+
 @contextmanager
 def running_in_thread(server: uvicorn.Server) -> Iterator[uvicorn.Server]:
     """Serve in a daemon thread for the block (`monitor serve`); MonitorError if it cannot
     listen; stopped (in-flight requests finished) when the block ends."""
-    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread = threading.Thread(target=_run_in_thread, args=(server,), name="web", daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
