@@ -6,16 +6,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from monitor.config import Config
+from monitor.errors import MonitorError
 from monitor.metrics import Metrics
 from monitor.storage import open_database
 
 EXIT_OK, EXIT_FAILED = 0, 1
+log = logging.getLogger("monitor")
 
 
 def register(commands: Any) -> None:
@@ -58,11 +61,24 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
 
 def web_beside_serve(config: Config, metrics: Metrics) -> Callable[[], contextlib.AbstractContextManager[object]]:
     """For `monitor serve`: the web side to run once the service holds its lock (nothing when
-    `[web] enabled = false`). Credentials are checked now, before the service starts."""
+    `[web] enabled = false`). Credentials are checked now, before the service starts: an
+    exposed address without them is a configuration error (exit 2)."""
     if not config.settings.web.enabled:
         return contextlib.nullcontext
     from monitor.web import server
 
     engine = open_database(config.database_url)
     web = server.prepare(config, engine, metrics, os.environ)
-    return lambda: server.running_in_thread(web)
+
+    @contextlib.contextmanager
+    def beside() -> Iterator[object]:
+        with contextlib.ExitStack() as stack:
+            # A taken port must not stop the polls and digests: the service runs on, says so,
+            # and its container health check (/readyz) fails, which is where an operator looks.
+            try:
+                stack.enter_context(server.running_in_thread(web))
+            except MonitorError as e:
+                log.error("event=web_unavailable error=%r", str(e))
+            yield web
+
+    return beside
