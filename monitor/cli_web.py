@@ -35,12 +35,19 @@ def register(commands: Any) -> None:
         action="store_true",
         help="read a password (from stdin, or a prompt) and print its hash for MONITOR_WEB_PASSWORD_HASH",
     )
+    web.add_argument(
+        "--check",
+        action="store_true",
+        help="ask the running web side's /readyz (the container's health check): exit 1 unless ready",
+    )
     web.set_defaults(func=cmd_web)
 
 
 def cmd_web(args: argparse.Namespace, config: Config) -> int:
     from monitor.web import security, server
 
+    if args.check:
+        return check_ready(args.listen or config.settings.web.listen)
     if args.hash_password:
         password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
         if not password:
@@ -57,6 +64,27 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
     finally:
         engine.dispose()
     return EXIT_OK
+
+
+def check_ready(listen: str) -> int:
+    """GET /readyz of the web side listening on `listen` (a wildcard address asked on loopback):
+    its verdict is `monitor status --check`'s, read by the process that serves it."""
+    import httpx
+
+    from monitor.web.security import parse_listen
+
+    where = parse_listen(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(where.host, where.host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{where.port}/readyz"
+    try:
+        response = httpx.get(url, timeout=20)
+        body = response.json() if response.headers.get("content-type") == "application/json" else {}
+    except (httpx.HTTPError, ValueError) as e:
+        print(f"unhealthy; {url}: {e}")
+        return EXIT_FAILED
+    verdict = "healthy" if response.status_code == 200 else "unhealthy"
+    print("; ".join([verdict, *body.get("reasons", [])]))
+    return EXIT_OK if response.status_code == 200 else EXIT_FAILED
 
 
 def web_beside_serve(config: Config, metrics: Metrics) -> Callable[[], contextlib.AbstractContextManager[object]]:

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -171,11 +172,14 @@ def test_readyz_follows_the_service_lock(site: Site) -> None:
         down = client.get("/readyz")
         assert down.status_code == 503 and "not running" in down.json()["reasons"][0]
         assert main(["status", "--check"]) == 1  # the same verdict
+        listen = site.base.removeprefix("http://")
+        assert main(["web", "--check", "--listen", listen]) == 1  # the container's health check
         lock = DbLock(site.engine, SERVICE, LockOwner.this_process(), ttl=60)
         lock.acquire("monitor serve")
         up = client.get("/readyz")
         assert up.status_code == 200 and up.json()["healthy"] is True
         assert main(["status", "--check"]) == 0
+        assert main(["web", "--check", "--listen", listen]) == 0
         lock.release()
         # the lock lost: its holder stopped beating long ago (a frozen or partitioned service)
         past = datetime.now(UTC) - timedelta(seconds=600)
@@ -184,7 +188,18 @@ def test_readyz_follows_the_service_lock(site: Site) -> None:
         lost = client.get("/readyz")
         assert lost.status_code == 503 and "not running" in lost.json()["reasons"][0]
         assert main(["status", "--check"]) == 1
+        assert main(["web", "--check", "--listen", listen]) == 1
         stale.release()
+    assert main(["web", "--check", "--listen", f"127.0.0.1:{free_port()}"]) == 1  # nothing listening
+
+
+def test_the_container_health_check_asks_readyz() -> None:
+    root = Path(__file__).parents[1]
+    check = '["CMD", "monitor", "web", "--check"]'
+    assert f"test: {check}" in (root / "docker-compose.yml").read_text()
+    assert f"HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 CMD {check}" in (
+        root / "Dockerfile"
+    ).read_text()
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
