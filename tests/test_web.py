@@ -195,9 +195,9 @@ def test_readyz_follows_the_service_lock(site: Site) -> None:
 
 def test_the_container_health_check_asks_readyz() -> None:
     root = Path(__file__).parents[1]
-    check = '["CMD", "monitor", "web", "--check"]'
-    assert f"test: {check}" in (root / "docker-compose.yml").read_text()
-    assert f"HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 CMD {check}" in (
+    check = '"monitor", "web", "--check"]'
+    assert f'test: ["CMD", {check}' in (root / "docker-compose.yml").read_text()
+    assert f"HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 CMD [{check}" in (
         root / "Dockerfile"
     ).read_text()
 
