@@ -197,9 +197,10 @@ def test_the_container_health_check_asks_readyz() -> None:
     root = Path(__file__).parents[1]
     check = '"monitor", "web", "--check"]'
     assert f'test: ["CMD", {check}' in (root / "docker-compose.yml").read_text()
-    assert f"HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 CMD [{check}" in (
-        root / "Dockerfile"
-    ).read_text()
+    assert (
+        f"HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 CMD [{check}"
+        in (root / "Dockerfile").read_text()
+    )
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -339,3 +340,29 @@ def test_the_server_reports_a_port_in_use(site: Site) -> None:
         web = server.prepare(site.config, site.engine, Metrics(), {}, f"127.0.0.1:{port}")
         with pytest.raises(Exception, match="cannot listen"), server.running_in_thread(web):
             pass
+
+
+def test_the_digest_archive_each_rendered(site: Site) -> None:
+    from monitor.digest.run import run_digest
+    from monitor.service import count_deliveries
+
+    assert site.metrics is not None
+    since = datetime.now(UTC) - timedelta(days=1)
+    outcome = run_digest(site.config, site.repo, datetime.now(UTC), False, period=(since, datetime.now(UTC)))
+    count_deliveries(site.metrics, outcome)  # what the service's digest job does with its outcome
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        [digest] = client.get("/api/digests").json()
+        assert digest["id"] == outcome.digest_id and digest["items"] == outcome.digest.item_count
+        assert digest["deliveries"]["file"]["status"] == "sent"
+        assert client.get(f"/api/digests/{digest['id']}").json()["markdown"] == outcome.path.read_text()
+        page = client.get(f"/digests/{digest['id']}")
+        assert page.status_code == 200 and f'src="/digests/{digest["id"]}/email"' in page.text
+        email = client.get(f"/digests/{digest['id']}/email")
+        assert email.status_code == 200 and "US Commerce Department lowers AI chip export threshold" in email.text
+        policy = email.headers["content-security-policy"]
+        assert "sandbox" in policy and "script-src" not in policy and "default-src 'none'" in policy
+        assert "<script>window" not in email.text  # the digest's own escaping, shown as it is mailed
+        assert client.get("/digests/999").status_code == 404 and client.get("/digests/999/email").status_code == 404
+        metrics = _samples(client.get("/metrics").text)
+    assert metrics[("monitor_digest_deliveries_total", (("channel", "file"), ("status", "sent")))] == 1
+    assert metrics[("monitor_digest_deliveries_total", (("channel", "atom"), ("status", "sent")))] == 1
