@@ -177,7 +177,8 @@ def test_a_post_without_the_csrf_token_is_refused(site: Site, browser: WebDriver
         const done = arguments[arguments.length - 1];
         const token = document.querySelector('meta[name="csrf-token"]').content;
         const body = new URLSearchParams({action: "confirm", csrf_token: token});
-        fetch(arguments[0], {method: "POST", body: body, redirect: "manual"}).then(r => done(r.type), e => done(String(e)));
+        fetch(arguments[0], {method: "POST", body: body, redirect: "manual"})
+            .then(r => done(r.type), e => done(String(e)));
     """
     assert browser.execute_async_script(with_token, f"/flags/{site.contradicts}/review") == "opaqueredirect"
     states = {f.id: f.state for f in site.repo.list_flags(claim_id="C01")}
