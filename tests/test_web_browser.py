@@ -183,3 +183,14 @@ def test_a_post_without_the_csrf_token_is_refused(site: Site, browser: WebDriver
     assert browser.execute_async_script(with_token, f"/flags/{site.contradicts}/review") == "opaqueredirect"
     states = {f.id: f.state for f in site.repo.list_flags(claim_id="C01")}
     assert states == {site.supports: "new", site.contradicts: "confirmed"}
+
+
+def test_search_in_either_script(site: Site, browser: WebDriver) -> None:
+    open_page(browser, f"{site.base}/items")
+    wait_for(browser, lambda d: d.execute_script("return typeof window.htmx") == "object")
+    box = browser.find_element(By.CSS_SELECTOR, "form.search input[name=q]")
+    box.send_keys("台积电" + Keys.ENTER)  # simplified: the item is in traditional script
+    wait_for(browser, lambda d: d.current_url.endswith("/items?q=%E5%8F%B0%E7%A7%AF%E7%94%B5"))
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "ul.items li.item")) == 1)
+    assert "台積電暫停向中國大陸客戶供應先進晶片" in browser.find_element(By.CSS_SELECTOR, "ul.items").text
+    assert csp_violations(browser) == []

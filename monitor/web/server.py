@@ -46,6 +46,7 @@ def prepare(
         host=where.host,
         port=where.port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through the monitor's own logging (text or JSON)
         access_log=False,
         lifespan="off",
         server_header=False,
