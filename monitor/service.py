@@ -53,7 +53,7 @@ from monitor.collect.articles import RobotsCache
 from monitor.collect.fetch import HttpxFetcher
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.logs import log_time
+from monitor.logs import log_time, skip_busy_poll_ticks
 from monitor.pipeline.cycle import Clock, Cycle, has_follow_up, utcnow
 from monitor.pipeline.digest import DigestOutcome, run_digest
 from monitor.pipeline.notify import notify_pass, tell_digest
@@ -90,8 +90,14 @@ def produce_digest(
     return run_digest(config, repo, now, config.settings.email.configured, period=(start, end))
 
 
-def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
-    """Run the service until SIGTERM/SIGINT. LockHeldError when another instance runs."""
+def serve(
+    config: Config,
+    engine: Engine,
+    make_cycle: CycleFactory,
+    beside: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+) -> int:
+    """Run the service until SIGTERM/SIGINT. LockHeldError when another instance runs.
+    `beside`: what runs along with it once the lock is held (the web side), stopped after it."""
     owner = LockOwner.this_process()
     ttl = config.settings.service.lock_ttl
     service_lock = DbLock(engine, SERVICE, owner, ttl=ttl)
@@ -104,7 +110,8 @@ def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
             poll_lock = DbLock(engine, POLL, owner, ttl=ttl)
             _abandon_dead_cycles(poll_lock)
             service = Service(config, repo, poll_lock, heartbeat, make_cycle)
-            return asyncio.run(service.run())
+            with beside() if beside is not None else contextlib.nullcontext():
+                return asyncio.run(service.run())
     finally:
         service_lock.release()
         log.info("event=stopped pid=%d", owner.pid)
@@ -214,7 +221,7 @@ class Service:
             scheduler.add_job(
                 self._job("notify", self.notify_due), IntervalTrigger(seconds=schedule.poll_tick), id="notify"
             )
-        logging.getLogger("apscheduler.scheduler").addFilter(_skip_busy_poll_ticks)
+        logging.getLogger("apscheduler.scheduler").addFilter(skip_busy_poll_ticks)
         return scheduler
 
     def _job(self, name: str, work: Callable[[], Any]) -> Callable[[], Any]:
@@ -340,6 +347,8 @@ class Service:
             outcome.email.status,
             time.monotonic() - began,
         )
+        if self._base is not None and self._base.metrics is not None:
+            self._base.metrics.observe_digest(outcome)
         for failure in outcome.failures:
             log.warning(
                 "event=digest_delivery_failed start=%s end=%s error=%r", log_time(start), log_time(end), failure
@@ -432,12 +441,6 @@ class Service:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
-
-
-def _skip_busy_poll_ticks(record: logging.LogRecord) -> bool:
-    """A poll tick that finds the previous cycle still running is normal, not a warning."""
-    args = record.args if isinstance(record.args, tuple) else ()
-    return not (args and getattr(args[0], "id", None) == "poll" and "maximum number of running" in str(record.msg))
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, func: Callable[[str], None], name: str) -> None:

@@ -17,6 +17,8 @@ import soupsieve
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitor.text.cron import cron_fields
+
 SourceKind = Literal["feed", "page"]
 Lang = Literal["en", "zh-Hans", "zh-Hant"]
 ArticleMode = Literal["relevant", "all", "never"]
@@ -394,6 +396,23 @@ def notify_url_problem(url: str) -> str | None:
     return None
 
 
+class WebSettings(Strict):
+    """`[web]`: the HTTP side (`monitor web`, and `monitor serve` unless `enabled = false`). Bound
+    to loopback by default; any other address needs credentials from the environment
+    (`monitor.web.security`), or the server refuses to start."""
+
+    enabled: bool = Field(default=True, description="monitor serve also serves HTTP")
+    listen: str = Field(default="127.0.0.1:8080", description="HOST:PORT ([v6 address]:PORT)")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        return value
+
+
 class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -406,35 +425,4 @@ class Settings(Strict):
     log: LogSettings = LogSettings()
     judge: JudgeSettings = JudgeSettings()
     notify: tuple[NotifyTarget, ...] = ()  # [[notify]] tables, validated one by one in config.py
-
-
-CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def cron_fields(expr: str) -> dict[str, str]:
-    """The fields of a crontab line: five (minute hour day month weekday) or six (seconds first).
-
-    Weekday numbers mean what they mean in crontab (0 or 7 = Sunday), not APScheduler's
-    (0 = Monday): they are rewritten as names."""
-    parts = expr.split()
-    if len(parts) not in (5, 6):
-        raise ValueError(f"expected 5 fields (minute hour day month weekday) or 6 (seconds first), got {len(parts)}")
-    names = ("second", *CRON_FIELDS) if len(parts) == 6 else CRON_FIELDS
-    fields = dict(zip(names, parts, strict=True))
-    fields["day_of_week"] = ",".join(_weekday_names(part) for part in fields["day_of_week"].split(","))
-    return fields
-
-
-def _weekday_names(part: str) -> str:
-    if part.startswith("*/"):
-        part = "0-6" + part[1:]
-    m = re.fullmatch(r"([0-7])(?:-([0-7]))?(?:/([1-9]))?", part)
-    if m is None:
-        return part  # names and *: the same in both conventions
-    first, last, step = int(m[1]), int(m[2] if m[2] else m[1]), int(m[3] or 1)
-    if m[2] is None and m[3] is not None:
-        last = 6  # "n/step" runs to the end of the week
-    if first > last:
-        raise ValueError(f"weekday range {part!r} runs backwards")
-    return ",".join(dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1, step)))
+    web: WebSettings = WebSettings()

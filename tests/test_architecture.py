@@ -8,7 +8,7 @@ against the rule of docs/ARCHITECTURE.md:
   four only through its package's public names (`from monitor.judge import Claim`), never its
   internals, nor `storage`, `pipeline`, `config`, `service` or `cli`;
 - `storage` imports only `records`, `errors` and itself;
-- `pipeline` and `config` may import any of those; `service` also `pipeline`; `cli` everything.
+- `pipeline` and `config` may import any of those; `service` and `web` also `pipeline`; `cli` everything.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ OUTER = {  # who may import what, beyond the shared modules
     "monitor.config": (*DOMAINS, "monitor.storage", "monitor.config"),
     "monitor.pipeline": (*DOMAINS, "monitor.storage", "monitor.config", "monitor.pipeline"),
     "monitor.service": (*DOMAINS, "monitor.storage", "monitor.config", "monitor.pipeline"),
+    "monitor.web": (*DOMAINS, "monitor.storage", "monitor.config", "monitor.pipeline", "monitor.web"),
     "monitor.cli": ("monitor",),
     "monitor.__main__": ("monitor.cli",),
 }

@@ -22,6 +22,7 @@ from monitor.cli import judge as cli_judge
 from monitor.cli import notify as cli_notify
 from monitor.cli import sources as cli_sources
 from monitor.cli import stories as cli_stories
+from monitor.cli import web as cli_web
 from monitor.cli.output import iso, item_json, open_repository, print_json, topic_matcher
 from monitor.collect.articles import RobotsCache
 from monitor.collect.fetch import HttpxFetcher
@@ -29,21 +30,15 @@ from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import configure_logging
 from monitor.pipeline.cycle import Cycle, utcnow
+from monitor.pipeline.metrics import Metrics
 from monitor.pipeline.run import run_cycle
+from monitor.pipeline.status import read_status
 from monitor.records import CycleReport, Fetcher, SourceState
 from monitor.service import serve
 from monitor.settings import Source
 from monitor.storage import SqlRepository, close_databases, open_database
-from monitor.storage.lock import (
-    POLL,
-    SERVICE,
-    LockHeldError,
-    abandon_running_cycles,
-    holding_lock,
-    lock_holder,
-    why_gone,
-)
-from monitor.tell.status import StatusReport, build_status, status_json
+from monitor.storage.lock import POLL, LockHeldError, abandon_running_cycles, holding_lock
+from monitor.tell.status import StatusReport, status_json
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_BUSY = 3  # another process holds the database lock
@@ -52,7 +47,7 @@ log = logging.getLogger("monitor")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    default_level = "info" if args.command == "serve" else "warning"
+    default_level = "info" if args.command in ("serve", "web") else "warning"
     configure_logging(args.log_level or default_level, "json" if args.log_json else "text")
     try:
         config = load_config(resolve_config_dir(args.config))
@@ -120,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_judge.register(commands)
     cli_stories.register(commands, parse_when)
     cli_notify.register(commands)
+    cli_web.register(commands)
     return parser
 
 
@@ -179,7 +175,7 @@ async def _run_with_progress(sources: list[Source], cycle: Cycle, console: Conso
         )
 
 
-def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
+def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher, metrics: Metrics | None = None) -> Cycle:
     """What a poll cycle works with; the one place it is put together (run --once, serve)."""
     # Imported here: building the judge loads its encoder, which most commands never need.
     from monitor.pipeline.build import build_judge, build_verifier
@@ -192,6 +188,7 @@ def build_cycle(config: Config, repo: SqlRepository, fetcher: Fetcher) -> Cycle:
         RobotsCache(fetcher, config.settings.http.user_agent),
         build_judge(config),
         verifier=build_verifier(config),
+        metrics=metrics,
     )
 
 
@@ -268,8 +265,10 @@ def _short(when: datetime | None) -> str:
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
+    metrics = Metrics()  # counted by the cycles and digests, served by the web side's /metrics
     try:
-        return serve(config, engine, lambda repo, fetcher: build_cycle(config, repo, fetcher))
+        web = cli_web.web_beside_serve(config, metrics)
+        return serve(config, engine, lambda repo, fetcher: build_cycle(config, repo, fetcher, metrics), web)
     except LockHeldError as e:
         print(
             f"busy: monitor serve is already running on this database: {e}. Stop it first; the lock of one that "
@@ -284,22 +283,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     engine = open_database(config.database_url)
-    repo = SqlRepository(engine)
-    now, service, poll = utcnow(), lock_holder(engine, SERVICE), lock_holder(engine, POLL)
-    report = build_status(
-        now=now,
-        settings=config.settings,
-        sources=config.sources,
-        states=repo.source_states([s.id for s in config.sources]),
-        service=service,
-        poll=poll,
-        last_cycle=repo.last_cycle(),
-        last_digest=repo.last_digest(),
-        service_gone=why_gone(service, now) if service else None,
-        poll_gone=why_gone(poll, now) if poll else None,
-        verify_pending=repo.count_verify_pending() if config.settings.judge.verifier.kind != "off" else 0,
-        notifications=cli_notify.notify_status(config, repo),
-    )
+    report = read_status(config, engine, utcnow())
     engine.dispose()
     if args.json:
         print_json(status_json(report))

@@ -95,13 +95,6 @@ def cmd_test(args: argparse.Namespace, config: Config) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def notify_status(config: Config, repo: SqlRepository) -> NotifyStatus | None:
-    """What `monitor status` shows of the ledger; None without [[notify]] targets."""
-    if not config.settings.notify:
-        return None
-    return NotifyStatus(repo.notification_counts(), tuple(repo.unsent_notifications()))
-
-
 def print_status(console: Console, status: NotifyStatus | None) -> None:
     if status is None:
         return

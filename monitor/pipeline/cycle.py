@@ -33,6 +33,7 @@ from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline.digest import write_markdown
 from monitor.pipeline.lifeline import die_with_parent
 from monitor.pipeline.match import embed_items, match_items, stored_vectors
+from monitor.pipeline.metrics import Metrics
 from monitor.pipeline.prepare import PreparedBatch, prepare_batch, prepare_in_worker
 from monitor.records import (
     ArticleUpdate,
@@ -82,6 +83,7 @@ class Cycle:
     parser: Executor | None = None  # where documents are parsed; None: in the event loop's thread
     indexes: IndexCache = dataclasses.field(default_factory=IndexCache)  # near-duplicates and stories
     verifier: Verifier | None = None  # [judge.verifier]; None: off
+    metrics: Metrics | None = None  # the process's counters (`/metrics`); None: not counted
 
 
 async def poll_sources(
@@ -313,7 +315,7 @@ def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
     embed_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk)
     lookup = stored_vectors(cycle.repo, cycle.judge)
     cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk, vectors=lookup)
-    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier)
+    match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier, metrics=cycle.metrics)
 
 
 async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> PreparedBatch:

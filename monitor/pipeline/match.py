@@ -5,6 +5,7 @@ candidates where one is configured. A chunk at a time, so memory does not grow w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from monitor.judge.llm import Verifier
 from monitor.judge.reading import ItemReading
 from monitor.judge.verifier import ToVerify, verify_items
 from monitor.keep.clustering import VectorLookup
+from monitor.pipeline.metrics import Metrics
 from monitor.records import (
     Decision,
     StoredItem,
@@ -63,6 +65,7 @@ def match_items(
     again: bool = False,
     chunk: int = 500,
     verifier: Verifier | None = None,
+    metrics: Metrics | None = None,
 ) -> int:
     """Judge relevant original items against the claims and store the flags; returns the count
     of items judged. `again` re-judges items judged before (review states are kept). Items are
@@ -75,6 +78,7 @@ def match_items(
     while items := repo.items_to_match(
         source_id=source_id, since=since, again=again, pending=pending_too, after=after, limit=chunk
     ):
+        began = time.monotonic()
         readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
         vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
         if verifier is None:
@@ -83,6 +87,8 @@ def match_items(
         else:
             results, pending = verify_matches(repo, judge, verifier, items, readings, vectors)
             repo.save_matches(results, now, pending)
+        if metrics is not None:
+            metrics.observe_judged((d for _, d in results), time.monotonic() - began, len(items))
         count, after = count + len(items), items[-1].id
     return count
 

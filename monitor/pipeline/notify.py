@@ -30,6 +30,7 @@ from monitor.storage import SqlRepository
 from monitor.storage.lock import DbLock, Heartbeat, LockHeldError, LockOwner
 from monitor.tell.channel import Channel
 from monitor.tell.notices import Notice, alert_notices, digest_notice, for_target, health_notices, iso
+from monitor.tell.status import NotifyStatus
 
 log = logging.getLogger(__name__)
 NOTIFY_LOCK = "notify"
@@ -215,3 +216,10 @@ def deliver_due(
         report.sent.append(done)
         if repeat:
             report.repeated.append(done)
+
+
+def notify_status(config: Config, repo: SqlRepository) -> NotifyStatus | None:
+    """What `monitor status` shows of the ledger; None without [[notify]] targets."""
+    if not config.settings.notify:
+        return None
+    return NotifyStatus(repo.notification_counts(), tuple(repo.unsent_notifications()))

@@ -36,6 +36,8 @@ async def run_cycle(
 
     def collect(outcome: SourceOutcome) -> None:
         outcomes.append(outcome)
+        if cycle.metrics is not None:
+            cycle.metrics.observe_outcome(outcome)
         if on_outcome:
             on_outcome(outcome)
 
@@ -49,6 +51,8 @@ async def run_cycle(
         raise
     finally:
         verified = verifier_report(cycle.verifier)
+        if cycle.metrics is not None:
+            cycle.metrics.observe_verifier(verified)
         cycle.repo.finish_cycle(cycle_id, at=cycle.clock(), status=status, outcomes=outcomes, verifier=verified)
         _log_cycle(cycle_id, trigger, status, len(sources), outcomes, time.monotonic() - began)
         if verified is not None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-from monitor.settings import cron_fields
+from monitor.text.cron import cron_fields
 
 # Look back this far, in turn, for the latest fire time: short windows first, so a frequent
 # schedule never needs many steps; long ones for weekly, monthly and yearly schedules.

@@ -25,11 +25,11 @@ import pytest
 from monitor.cli import main
 from monitor.logs import JsonFormatter
 from monitor.records import LockHolder
-from monitor.settings import cron_fields
 from monitor.storage import open_database
 from monitor.storage.lock import DbLock, LockHeldError, LockOwner
 from monitor.tell.schedule import cron_trigger, due_digest_period, latest_fire, missed_digest
 from monitor.tell.status import SourceHealth, assess_health
+from monitor.text.cron import cron_fields
 from tests.conftest import Workspace
 
 T0 = datetime(2025, 7, 15, 12, 0, tzinfo=UTC)
