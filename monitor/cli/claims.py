@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
+from monitor.cli.base import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ISO_DAY, WHEN, root, run_command
 from monitor.cli.output import iso, item_json, open_repository, print_json
 from monitor.config import CLAIMS_FILE, Config, load_registry
 from monitor.errors import ConfigError, InputError, MonitorError
@@ -35,53 +37,85 @@ from monitor.judge.standing import standings
 from monitor.pipeline.match import match_items
 from monitor.records import StoredFlag, Verification
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+@root.group("claims", invoke_without_command=True, help="the claims and where each stands")
+@click.option("--json", "json_", is_flag=True)
+@click.pass_context
+def claims_(ctx: click.Context, json_: bool) -> None:
+    if ctx.invoked_subcommand is None:
+        run_command(ctx, cmd_claims, json=json_)
 
 
-def register(commands: Any, parse_when: Any) -> None:
-    """Add the claim and flag subcommands to the main parser."""
-    claims = commands.add_parser("claims", help="the claims and where each stands")
-    claims.add_argument("--json", action="store_true")
-    claims.set_defaults(func=cmd_claims)
-    claim_commands = claims.add_subparsers(dest="claims_command", metavar="SUBCOMMAND")
-    show = claim_commands.add_parser("show", help="one claim's timeline with evidence")
-    show.add_argument("claim_id", metavar="ID")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_claim_show)
-    check = claim_commands.add_parser("check", help="validate a claim registry")
-    check.add_argument("file", nargs="?", type=Path, help="default: claims.toml of the config directory")
-    check.set_defaults(func=cmd_claims_check)
-    load = claim_commands.add_parser(
-        "import",
-        help="add an article's claims from a Markdown table (| id | claim |) or from the article's text",
-        description="FILE is a Markdown table of claims (| id | claim |), or the article itself: then its "
-        "sentences that state a fact are proposed as claims and the text is kept under the config directory. "
-        "The article is added to claims.toml, or replaces the article of the same id.",
-    )
-    load.add_argument("file", type=Path, metavar="FILE")
-    load.add_argument("--article", metavar="ID", help="the article's id (default: from FILE's name)")
-    load.add_argument("--published", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="the article's date")
-    load.add_argument("--language", choices=["en", "zh", "zh-Hans", "zh-Hant"], help="the article's language")
-    # SUPPRESS: without it the subcommand's default would overwrite a global `--config DIR`.
-    load.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS, help="config directory")
-    load.set_defaults(func=cmd_claims_import)
+@claims_.command("show", help="one claim's timeline with evidence")
+@click.argument("claim_id", metavar="ID")
+@click.option("--json", "json_", is_flag=True)
+@click.pass_context
+def show_(ctx: click.Context, claim_id: str, json_: bool) -> None:
+    run_command(ctx, cmd_claim_show, claim_id=claim_id, json=json_)
 
-    flags = commands.add_parser("flags", help="list and review claim flags")
-    flags.add_argument("--claim", metavar="ID")
-    flags.add_argument("--state", choices=["new", "confirmed", "dismissed"])
-    flags.add_argument("--since", type=parse_when, metavar="DATE", help="flags raised since DATE (UTC)")
-    flags.add_argument("--json", action="store_true", help="a JSON array of flags")
-    flags.set_defaults(func=cmd_flags)
-    flag_commands = flags.add_subparsers(dest="flags_command", metavar="SUBCOMMAND")
-    for verb in ("confirm", "dismiss"):
-        review = flag_commands.add_parser(verb, help=f"{verb} a flag")
-        review.add_argument("flag_id", type=int, metavar="ID")
-        review.add_argument("--note", metavar="TEXT")
-        review.set_defaults(func=cmd_flag_review, verb=verb)
 
-    rematch = commands.add_parser("rematch", help="re-judge stored items, keeping review states")
-    rematch.add_argument("--since", type=parse_when, metavar="DATE", help="items published since DATE")
-    rematch.set_defaults(func=cmd_rematch)
+@claims_.command("check", help="validate a claim registry")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.pass_context
+def check_(ctx: click.Context, file: Path | None) -> None:
+    """FILE: default claims.toml of the config directory."""
+    run_command(ctx, cmd_claims_check, file=file)
+
+
+@claims_.command(
+    "import",
+    short_help="add an article's claims from a Markdown table (| id | claim |) or from the article's text",
+    help="FILE is a Markdown table of claims (| id | claim |), or the article itself: then its sentences that state "
+    "a fact are proposed as claims and the text is kept under the config directory. The article is added to "
+    "claims.toml, or replaces the article of the same id.",
+)
+@click.argument("file", type=click.Path(path_type=Path), metavar="FILE")
+@click.option("--article", metavar="ID", help="the article's id (default: from FILE's name)")
+@click.option("--published", type=ISO_DAY, metavar="YYYY-MM-DD", help="the article's date")
+@click.option("--language", type=click.Choice(["en", "zh", "zh-Hans", "zh-Hant"]), help="the article's language")
+@click.option("--config", metavar="DIR", help="config directory")
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    file: Path,
+    article: str | None,
+    published: dt.date | None,
+    language: str | None,
+    config: str | None,
+) -> None:
+    params = {"file": file, "article": article, "published": published, "language": language}
+    run_command(ctx, cmd_claims_import, **params, config=config)
+
+
+@root.group("flags", invoke_without_command=True, help="list and review claim flags")
+@click.option("--claim", metavar="ID")
+@click.option("--state", type=click.Choice(["new", "confirmed", "dismissed"]))
+@click.option("--since", type=WHEN, metavar="DATE", help="flags raised since DATE (UTC)")
+@click.option("--json", "json_", is_flag=True, help="a JSON array of flags")
+@click.pass_context
+def flags_(ctx: click.Context, claim: str | None, state: str | None, since: datetime | None, json_: bool) -> None:
+    if ctx.invoked_subcommand is None:
+        run_command(ctx, cmd_flags, claim=claim, state=state, since=since, json=json_)
+
+
+def _review_command(verb: str) -> None:
+    @flags_.command(verb, help=f"{verb} a flag")
+    @click.argument("flag_id", type=int, metavar="ID")
+    @click.option("--note", metavar="TEXT")
+    @click.pass_context
+    def review(ctx: click.Context, flag_id: int, note: str | None) -> None:
+        run_command(ctx, cmd_flag_review, flag_id=flag_id, note=note, verb=verb)
+
+
+for _verb in ("confirm", "dismiss"):
+    _review_command(_verb)
+
+
+@root.command("rematch", help="re-judge stored items, keeping review states")
+@click.option("--since", type=WHEN, metavar="DATE", help="items published since DATE")
+@click.pass_context
+def rematch_(ctx: click.Context, since: datetime | None) -> None:
+    run_command(ctx, cmd_rematch, since=since)
 
 
 # What a flag shows of its item.

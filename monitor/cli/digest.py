@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import click
+
+from monitor.cli.base import DAY, EXIT_FAILED, EXIT_OK, WHEN, exclusive, root, run_command
 from monitor.cli.notify import print_report
 from monitor.cli.output import open_repository
 from monitor.config import Config
@@ -18,21 +19,22 @@ from monitor.pipeline.digest import DigestOutcome, EmailOutcome, Period, Preview
 from monitor.pipeline.notify import digest_targets, tell_digest
 from monitor.tell.channel import AppriseChannel
 
-EXIT_OK, EXIT_FAILED = 0, 1
 
-
-def register(commands: Any, parse_when: Callable[[str], datetime], parse_day: Callable[[str], datetime]) -> None:
-    digest = commands.add_parser("digest", help="write the digest of a period (Markdown, Atom feed); --send mails it")
-    period = digest.add_mutually_exclusive_group()
-    period.add_argument("--since", type=parse_when, metavar="DATE", help="from DATE (UTC) to now")
-    period.add_argument("--date", type=parse_day, metavar="DAY", help="the UTC day DAY")
-    digest.add_argument("--out", type=Path, metavar="DIR", help="directory for the files (default: storage/digests)")
-    mode = digest.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--send", action="store_true", help="also mail it ([email]) and tell [[notify]] channels, once per period"
-    )
-    mode.add_argument("--dry-run", action="store_true", help="print the e-mail that --send would send; write nothing")
-    digest.set_defaults(func=cmd_digest)
+@root.command("digest", help="write the digest of a period (Markdown, Atom feed); --send mails it")
+@click.option("--since", type=WHEN, metavar="DATE", help="from DATE (UTC) to now")
+@click.option("--date", type=DAY, metavar="DAY", help="the UTC day DAY")
+@click.option(
+    "--out", type=click.Path(path_type=Path), metavar="DIR", help="directory for the files (default: storage/digests)"
+)
+@click.option("--send", is_flag=True, help="also mail it ([email]) and tell [[notify]] channels, once per period")
+@click.option("--dry-run", is_flag=True, help="print the e-mail that --send would send; write nothing")
+@click.pass_context
+def digest_(
+    ctx: click.Context, since: datetime | None, date: datetime | None, out: Path | None, send: bool, dry_run: bool
+) -> None:
+    exclusive(since=since, date=date)
+    exclusive(send=send, dry_run=dry_run)
+    run_command(ctx, cmd_digest, since=since, date=date, out=out, send=send, dry_run=dry_run)
 
 
 def cmd_digest(args: argparse.Namespace, config: Config, now: datetime | None = None) -> int:

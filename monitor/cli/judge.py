@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
+
+from monitor.cli.base import EXIT_FAILED, EXIT_OK, root, run_command
 from monitor.cli.output import open_repository, print_json, topic_matcher
 from monitor.config import Config, load_registry
 from monitor.judge.judge import Judge
@@ -19,7 +22,6 @@ from monitor.pipeline.build import FITTED_FILE, build_judge, build_verifier, cal
 from monitor.pipeline.evaluate import DEFAULT_FOLDS, evaluate, fit
 from monitor.records import StoredFlag
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 _SHOWN = (
     "relevant_recall",
     "offtopic_excluded",
@@ -35,31 +37,55 @@ _SHOWN = (
 )
 
 
-def register(commands: Any) -> None:
-    judge = commands.add_parser("judge", help="the judge's calibration")
-    judge_commands = judge.add_subparsers(dest="judge_command", metavar="SUBCOMMAND", required=True)
-    fit_ = judge_commands.add_parser("fit", help="refit the calibration from reviews and labelled files")
-    fit_.add_argument("gold", nargs="*", type=Path, metavar="GOLD.jsonl", help="labelled items (corpus format)")
-    fit_.add_argument("--no-reviews", action="store_true", help="leave the reviewed flags out")
-    fit_.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help="cross-validation folds (by event)")
-    fit_.add_argument("--output", type=Path, help=f"where to write it (default: {FITTED_FILE} in the storage dir)")
-    fit_.add_argument("--force", action="store_true", help="keep the new fit even if it scores worse")
-    fit_.set_defaults(func=cmd_judge_fit)
+@root.group("judge", help="the judge's calibration")
+def judge_() -> None:
+    pass
 
-    eval_ = commands.add_parser("eval", help="relevance, dedupe and judge figures on labelled items")
-    eval_.add_argument("gold", nargs="+", type=Path, metavar="GOLD.jsonl")
-    eval_.add_argument(
-        "--claims", type=Path, metavar="FILE", help="a claims.toml to judge with (default: the config's)"
-    )
-    eval_.add_argument("--folds", type=int, help="also report figures cross-validated over N folds (by event)")
-    eval_.add_argument("--cross-language", action="store_true", help="score story pairs across languages too")
-    eval_.add_argument(
-        "--verifier",
-        action="store_true",
-        help="also ask the verifier of [judge.verifier] about the judge's candidates (every one: no budget)",
-    )
-    eval_.add_argument("--json", action="store_true")
-    eval_.set_defaults(func=cmd_eval)
+
+@judge_.command("fit", help="refit the calibration from reviews and labelled files")
+@click.argument("gold", nargs=-1, type=click.Path(path_type=Path), metavar="GOLD.jsonl")
+@click.option("--no-reviews", is_flag=True, help="leave the reviewed flags out")
+@click.option("--folds", type=int, default=DEFAULT_FOLDS, show_default=True, help="cross-validation folds (by event)")
+@click.option(
+    "--output", type=click.Path(path_type=Path), help=f"where to write it (default: {FITTED_FILE} in the storage dir)"
+)
+@click.option("--force", is_flag=True, help="keep the new fit even if it scores worse")
+@click.pass_context
+def fit_(
+    ctx: click.Context, gold: tuple[Path, ...], no_reviews: bool, folds: int, output: Path | None, force: bool
+) -> None:
+    """GOLD.jsonl: labelled items (corpus format)."""
+    run_command(ctx, cmd_judge_fit, gold=list(gold), no_reviews=no_reviews, folds=folds, output=output, force=force)
+
+
+@root.command("eval", help="relevance, dedupe and judge figures on labelled items")
+@click.argument("gold", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="GOLD.jsonl")
+@click.option(
+    "--claims",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="a claims.toml to judge with (default: the config's)",
+)
+@click.option("--folds", type=int, help="also report figures cross-validated over N folds (by event)")
+@click.option("--cross-language", is_flag=True, help="score story pairs across languages too")
+@click.option(
+    "--verifier",
+    is_flag=True,
+    help="also ask the verifier of [judge.verifier] about the judge's candidates (every one: no budget)",
+)
+@click.option("--json", "json_", is_flag=True)
+@click.pass_context
+def eval_(
+    ctx: click.Context,
+    gold: tuple[Path, ...],
+    claims: Path | None,
+    folds: int | None,
+    cross_language: bool,
+    verifier: bool,
+    json_: bool,
+) -> None:
+    params = {"gold": list(gold), "claims": claims, "folds": folds, "cross_language": cross_language}
+    run_command(ctx, cmd_eval, **params, verifier=verifier, json=json_)
 
 
 def _judge_for(config: Config, claims: Path | None) -> Judge:

@@ -11,8 +11,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import click
 from rich.console import Console
 
+from monitor.cli.base import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, root, run_command
 from monitor.cli.output import iso, open_repository, print_json
 from monitor.config import Config
 from monitor.errors import DeliveryError
@@ -22,20 +24,29 @@ from monitor.storage import SqlRepository
 from monitor.tell.channel import AppriseChannel, url_scheme
 from monitor.tell.status import NotifyStatus
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+@root.group(
+    "notify", invoke_without_command=True, help="alerts, digests and source health on [[notify]] channels (Apprise)"
+)
+@click.option("--json", "json_", is_flag=True, help="the ledger as a JSON array")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_context
+def notify_(ctx: click.Context, json_: bool, limit: int) -> None:
+    if ctx.invoked_subcommand is None:
+        run_command(ctx, cmd_list, json=json_, limit=limit)
 
 
-def register(commands: Any) -> None:
-    notify = commands.add_parser("notify", help="alerts, digests and source health on [[notify]] channels (Apprise)")
-    notify.add_argument("--json", action="store_true", help="the ledger as a JSON array")
-    notify.add_argument("--limit", type=int, default=50)
-    notify.set_defaults(func=cmd_list)
-    actions = notify.add_subparsers(dest="notify_action", metavar="ACTION")
-    send = actions.add_parser("send", help="queue what there is to tell and send what is due (the service does it)")
-    send.set_defaults(func=cmd_send)
-    test = actions.add_parser("test", help="send a test message to every URL of a target (not recorded)")
-    test.add_argument("target", metavar="ID")
-    test.set_defaults(func=cmd_test)
+@notify_.command("send", help="queue what there is to tell and send what is due (the service does it)")
+@click.pass_context
+def send_(ctx: click.Context) -> None:
+    run_command(ctx, cmd_send)
+
+
+@notify_.command("test", help="send a test message to every URL of a target (not recorded)")
+@click.argument("target", metavar="ID")
+@click.pass_context
+def test_(ctx: click.Context, target: str) -> None:
+    run_command(ctx, cmd_test, target=target)
 
 
 def cmd_list(args: argparse.Namespace, config: Config) -> int:

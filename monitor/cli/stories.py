@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
+from monitor.cli.base import WHEN, root, run_command
 from monitor.cli.output import iso, item_json, open_repository, print_json
 from monitor.config import Config
 from monitor.records import StoredStory
 
 
-def register(commands: Any, parse_when: Any) -> None:
-    stories = commands.add_parser("stories", help="stories: items that report one event, grouped")
-    stories.add_argument("--since", type=parse_when, metavar="DATE", help="stories first seen since DATE (UTC)")
-    stories.add_argument("--all", action="store_true", help="include stories of off-topic items")
-    stories.add_argument("--json", action="store_true", help="a JSON array of stories with their items")
-    stories.set_defaults(func=cmd_stories)
+@root.command("stories", help="stories: items that report one event, grouped")
+@click.option("--since", type=WHEN, metavar="DATE", help="stories first seen since DATE (UTC)")
+@click.option("--all", "all_", is_flag=True, help="include stories of off-topic items")
+@click.option("--json", "json_", is_flag=True, help="a JSON array of stories with their items")
+@click.pass_context
+def stories_(ctx: click.Context, since: datetime | None, all_: bool, json_: bool) -> None:
+    run_command(ctx, cmd_stories, since=since, all=all_, json=json_)
 
 
 STORY_ITEM_FIELDS = ("id", "source", "title", "url", "published_at", "lang", "duplicate_of")

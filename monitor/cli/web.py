@@ -10,37 +10,38 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
 
+import click
+
+from monitor.cli.base import EXIT_FAILED, EXIT_OK, root, run_command
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.pipeline.metrics import Metrics
 from monitor.storage import open_database
 
-EXIT_OK, EXIT_FAILED = 0, 1
 log = logging.getLogger("monitor")
 
 
-def register(commands: Any) -> None:
-    """Add `web` to the main parser."""
-    web = commands.add_parser(
-        "web",
-        help="serve the web side alone (review, claims, /readyz, /metrics) against the configured database",
-        description="Serves HTTP on [web] listen (default 127.0.0.1:8080). On an address other than loopback it "
-        "refuses to start without MONITOR_WEB_TOKEN or MONITOR_WEB_USER + MONITOR_WEB_PASSWORD_HASH.",
-    )
-    web.add_argument("--listen", metavar="HOST:PORT", help="instead of [web] listen")
-    web.add_argument(
-        "--hash-password",
-        action="store_true",
-        help="read a password (from stdin, or a prompt) and print its hash for MONITOR_WEB_PASSWORD_HASH",
-    )
-    web.add_argument(
-        "--check",
-        action="store_true",
-        help="ask the running web side's /readyz (the container's health check): exit 1 unless ready",
-    )
-    web.set_defaults(func=cmd_web)
+@root.command(
+    "web",
+    short_help="serve the web side alone (review, claims, /readyz, /metrics) against the configured database",
+    help="Serves HTTP on [web] listen (default 127.0.0.1:8080). On an address other than loopback it refuses to "
+    "start without MONITOR_WEB_TOKEN or MONITOR_WEB_USER + MONITOR_WEB_PASSWORD_HASH.",
+)
+@click.option("--listen", metavar="HOST:PORT", help="instead of [web] listen")
+@click.option(
+    "--hash-password",
+    is_flag=True,
+    help="read a password (from stdin, or a prompt) and print its hash for MONITOR_WEB_PASSWORD_HASH",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="ask the running web side's /readyz (the container's health check): exit 1 unless ready",
+)
+@click.pass_context
+def web_(ctx: click.Context, listen: str | None, hash_password: bool, check: bool) -> None:
+    run_command(ctx, cmd_web, listen=listen, hash_password=hash_password, check=check)
 
 
 def cmd_web(args: argparse.Namespace, config: Config) -> int:
