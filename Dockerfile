@@ -20,5 +20,7 @@ VOLUME ["/app/storage"]
 # Exec form: monitor is PID 1 and gets the signal itself. On SIGTERM it starts nothing new and
 # gives running work [service] stop_timeout (20 s) to finish; give docker stop more than that.
 STOPSIGNAL SIGTERM
+# /readyz of the web side ([web] listen, loopback by default): `monitor status --check`'s verdict.
+HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 CMD ["monitor", "web", "--check"]
 ENTRYPOINT ["monitor"]
 CMD ["--log-json", "serve"]

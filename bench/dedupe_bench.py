@@ -39,9 +39,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.neardup import NearDupIndex, shingle_hashes, signature_of
-from monitor.normalize import fold_text
-from monitor.stories import ALIASES, StoryIndex
+from monitor.keep.neardup import NearDupIndex, shingle_hashes, signature_of
+from monitor.keep.stories import ALIASES, StoryIndex
+from monitor.text.normalize import fold_text
 
 DEV = Path("/work/shared/corpus/dev/items.jsonl")
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ headline + summary (a feed entry only). The figures mirror /work/shared/corpus/s
                   language family (en, zh); `cross` counts pairs across families too
 
 It also prints the Jaccard similarities of near-copy pairs against other pairs (exact and
-MinHash-estimated), the evidence behind `monitor.neardup.THRESHOLD`, and the recall on
+MinHash-estimated), the evidence behind `monitor.keep.neardup.THRESHOLD`, and the recall on
 synthetic, lightly edited copies of every corpus text (new headline, added source line,
 swapped words, dropped sentence, all at once, and a heavier edit), which gives 60 pairs for
 each kind of edit against the five labelled ones.
@@ -34,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.neardup import NearDupIndex, Signature, shingles, signature, threshold_for
-from monitor.normalize import fold_text
-from monitor.stories import StoryIndex, StoryRule, cosine, extract_features, family
+from monitor.keep.neardup import NearDupIndex, Signature, shingles, signature, threshold_for
+from monitor.keep.stories import StoryIndex, StoryRule, cosine, extract_features, family
+from monitor.text.normalize import fold_text
 
 DEV = Path("/work/shared/corpus/dev/items.jsonl")
 

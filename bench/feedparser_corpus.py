@@ -5,7 +5,7 @@
 Serves every file of the corpus on loopback (with the HTTP headers each file simulates in its
 leading comment), runs `monitor run --once` on all of them in a fresh working directory, and
 prints: files ingested and failed (by reason class), entries stored, what feedparser itself
-recovers from the same bytes (the oracle `tests/test_feedparser_corpus.py` checks against),
+recovers from the same bytes (the oracle `tests/collect/test_feedparser_corpus.py` checks against),
 and the time the run took. Same harness as the test: `tests/feedcorpus.py`.
 """
 

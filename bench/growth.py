@@ -7,11 +7,13 @@ signature and its own story, clustered and matched; so the near-duplicate window
 the story window (7 days) hold what they would after that many days of polling. Then batches of
 new items (the generated feeds' own items) go through the pipeline's functions, timed per item:
 `store` (known keys, plan, insert: the exact dedupe), `cluster` (near-duplicates and stories,
-when the monitor has them) and `match` (`pipeline.match_items`: read, vectors stored and
-loaded, decide, flags stored). The judge here has stand-in vectors at no cost
-(`bench.judging.HashEncoder`): the model's cost is per item whatever the store holds (~0.2 s,
-`bench/judge_bench.py`), and with it the rounds would take minutes; what can grow with the
-store (the queries, the vectors' table, the flags) is all measured.
+as `pipeline.cluster_and_match` runs them: the relevant items compared by their stored vectors
+too, the stored relevant items having stand-in vectors of their own) and `match`
+(`pipeline.match_items`: read, vectors stored and loaded, decide, flags stored). The judge
+here has stand-in vectors at no cost (`bench.judging.HashEncoder`): the model's cost is per
+item whatever the store holds (~0.2 s, `bench/judge_bench.py`), and with it the rounds would
+take minutes; what can grow with the store (the queries, the vectors' table, the flags) is all
+measured.
 
 The calls to the monitor are each in one small function, so that they are easy to adapt when
 the functions they call change.
@@ -28,17 +30,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import insert
 
 from bench.feeds import EN_WORDS, ZH_CHARS
-from bench.judging import bench_judge, warm
+from bench.judging import HASH_ENCODER, bench_judge, warm
 from monitor.config import load_registry
-from monitor.dedupe import plan_batch
-from monitor.models import ItemIntent, Source
-from monitor.normalize import fold_text
-from monitor.pipeline import match_items
+from monitor.judge.judge import Judge
+from monitor.keep.clustering import IndexCache, cluster_pending
+from monitor.keep.dedupe import plan_batch
+from monitor.pipeline.match import embed_items, match_items, stored_vectors
+from monitor.records import ItemIntent
+from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
-from monitor.storage.tables import ItemRow
+from monitor.storage.tables import ItemRow, ItemVectorRow
+from monitor.text.normalize import fold_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 2000  # items a day
@@ -51,6 +57,7 @@ class Growth:
     store_us: float  # per new item
     cluster_us: float | None
     match_us: float  # per new item (match_items runs on the relevant originals among them)
+    cluster_relevant_us: float | None = None  # the cluster step per new relevant item
 
 
 def _text(rng: random.Random, lang: str, words: int) -> str:
@@ -62,7 +69,7 @@ def _text(rng: random.Random, lang: str, words: int) -> str:
 def _signature(title: str, summary: str, lang: str) -> bytes | None:
     """The near-duplicate signature `clustering.cluster` stores, if the monitor has them."""
     try:
-        from monitor.neardup import shingle_hashes, signature_of
+        from monitor.keep.neardup import shingle_hashes, signature_of
     except ImportError:
         return None
     sig = signature_of(shingle_hashes(fold_text(f"{title}\n{summary}"), lang))
@@ -70,15 +77,19 @@ def _signature(title: str, summary: str, lang: str) -> bytes | None:
 
 
 def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed: int = 3) -> None:
-    """`count` distinct stored items, `RATE` a day up to NOW, already clustered and matched."""
+    """`count` distinct stored items, `RATE` a day up to NOW, already clustered and matched,
+    the relevant ones (a third) with stand-in sentence vectors as the judge stores them."""
     rng = random.Random(seed)
+    vectors = np.random.default_rng(seed)
     columns = set(ItemRow.__table__.columns.keys())
     rows: list[dict[str, Any]] = []
+    stored_vectors: list[dict[str, Any]] = []
     for n in range(count):
         lang = rng.choice(("en", "en", "zh-Hans"))
         title, summary = _text(rng, lang, 9), _text(rng, lang, 45)
         at = NOW - timedelta(days=(count - n) / RATE)
         row: dict[str, Any] = {
+            "id": n + 1,
             "source_id": sources[n % len(sources)].id,
             "guid": f"urn:fill:{n}",
             "url": f"http://fill.example/{n}",
@@ -98,10 +109,18 @@ def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed:
         if "signature" in columns:
             row |= {"signature": _signature(title, summary, lang), "story_id": None, "clustered_at": at}
         rows.append(row)
+        if row["relevant"]:
+            data = vectors.standard_normal((4, HASH_ENCODER.dim)).astype(np.float16).tobytes()
+            stored_vectors.append(
+                {"item_id": n + 1, "encoder": HASH_ENCODER.name, "key": "fill", "rows": 4, "dim": HASH_ENCODER.dim}
+                | {"data": data, "created_at": at}
+            )
         if len(rows) == 2000 or n == count - 1:
             with repo.session() as session, session.begin():
                 session.execute(insert(ItemRow), rows)
-            rows = []
+                if stored_vectors:
+                    session.execute(insert(ItemVectorRow), stored_vectors)
+            rows, stored_vectors = [], []
 
 
 def store_batch(repo: SqlRepository, intents: list[ItemIntent]) -> None:
@@ -113,31 +132,27 @@ def store_batch(repo: SqlRepository, intents: list[ItemIntent]) -> None:
         repo.record_success(session, source_id, at=NOW, status="ok", etag=None, last_modified=None)
 
 
-def cluster_new(repo: SqlRepository) -> bool:
-    """Near-duplicates and stories of the new items, as `pipeline.cluster_and_match` does;
-    False when the monitor has none."""
-    try:
-        from monitor.clustering import cluster, load_indexes
-    except ImportError:
-        return False
-    items = repo.items_to_cluster()
-    indexes = _INDEXES.get(id(repo)) or load_indexes(repo)
-    _INDEXES[id(repo)] = indexes
-    repo.save_clusters(cluster(items, indexes), NOW)
+def cluster_new(repo: SqlRepository, judge: Judge) -> bool:
+    """Near-duplicates and stories of the new items, as `pipeline.cluster_and_match` does (the
+    judge's vectors already stored: `embed_new`); False when the monitor has none."""
+    cache = _INDEXES.setdefault(id(repo), IndexCache())
+    cluster_pending(repo, cache, NOW, vectors=stored_vectors(repo, judge))
     return True
 
 
-_INDEXES: dict[int, Any] = {}
+def embed_new(repo: SqlRepository, judge: Judge) -> None:
+    """The judge's vectors of the new relevant items, stored: the judge's own work, which the
+    cluster step then reads (counted with `match` here)."""
+    embed_items(repo, judge, NOW)
 
 
-def warm_indexes(repo: SqlRepository) -> float:
+_INDEXES: dict[int, IndexCache] = {}
+
+
+def warm_indexes(repo: SqlRepository, judge: Judge) -> float:
     """Load the near-duplicate and story indexes from the store (once per process); seconds."""
     began = time.perf_counter()
-    try:
-        from monitor.clustering import load_indexes
-    except ImportError:
-        return 0.0
-    _INDEXES[id(repo)] = load_indexes(repo)
+    _INDEXES.setdefault(id(repo), IndexCache()).get(repo, stored_vectors(repo, judge))
     return time.perf_counter() - began
 
 
@@ -151,18 +166,21 @@ def measure_growth(
     repo = SqlRepository(open_database(f"sqlite:///{db}"))
     repo.sync_sources(sources)
     fill_store(repo, sources, stored)
-    load_seconds = warm_indexes(repo)
     judge, _which = bench_judge("hash")
     warm(judge)
+    load_seconds = warm_indexes(repo, judge)
     measured = []
     for batches in rounds:
         new = sum(len(b) for b in batches)
+        relevant = sum(1 for b in batches for i in b if i.relevant) or 1
         store_s = _cpu(lambda: _store_all(repo, batches))  # noqa: B023 - called at once
+        embed_s = _cpu(lambda: embed_new(repo, judge))
         has_cluster = [False]
-        cluster_s = _cpu(lambda: has_cluster.__setitem__(0, cluster_new(repo)))  # noqa: B023
-        match_s = _cpu(lambda: match_items(repo, judge, NOW))
+        cluster_s = _cpu(lambda: has_cluster.__setitem__(0, cluster_new(repo, judge)))  # noqa: B023
+        match_s = embed_s + _cpu(lambda: match_items(repo, judge, NOW))
         cluster_us = cluster_s / new * 1e6 if has_cluster[0] else None
-        measured.append(Growth(stored, store_s / new * 1e6, cluster_us, match_s / new * 1e6))
+        relevant_us = cluster_s / relevant * 1e6 if has_cluster[0] else None
+        measured.append(Growth(stored, store_s / new * 1e6, cluster_us, match_s / new * 1e6, relevant_us))
     repo.engine.dispose()
     _INDEXES.pop(id(repo), None)
     db.unlink(missing_ok=True)
@@ -184,8 +202,8 @@ def _cpu(work: Callable[[], object]) -> float:
 def render_digest(repo: SqlRepository, start: datetime, end: datetime) -> str:
     """The Markdown digest of [start, end) with the digest functions of the day (they are being
     rewritten: adapt here). Gathers as `digest.run.make_digest` does, without a Config."""
-    from monitor.digest.build import DigestInput, build_digest
-    from monitor.digest.render import environment, render_markdown
+    from monitor.tell.build import DigestInput, build_digest
+    from monitor.tell.render import environment, render_markdown
 
     items = repo.list_items(since=start, until=end, by="fetched")
     originals = [i.id for i in items if i.duplicate_of is None and i.relevant]

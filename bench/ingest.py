@@ -3,7 +3,7 @@
     python -m bench.ingest WORKDIR
 
 WORKDIR holds `config/` (written by `write_config`). Polls every source with the monitor's
-real cycle (`cli.build_cycle` + `service.run_cycle`, what `monitor run --once` runs): fetch,
+real cycle (`cli.build_cycle` + `pipeline.run.run_cycle`, what `monitor run --once` runs): fetch,
 parse, normalise and relevance (in worker processes for a cycle of many sources), dedupe, store,
 then near-duplicates, stories and the claim judge; article fetching is off
 (`[poll] article = "never"`), and the judge has stand-in vectors at no cost unless
@@ -80,9 +80,9 @@ async def poll_once(config_dir: Path) -> dict[str, object]:
     """One `monitor run --once` cycle without the lock and the table: timed from the first
     request to the last commit."""
     from monitor.cli import build_cycle
+    from monitor.collect.fetch import HttpxFetcher
     from monitor.config import load_config
-    from monitor.fetch import HttpxFetcher
-    from monitor.service import run_cycle
+    from monitor.pipeline.run import run_cycle
     from monitor.storage import SqlRepository, open_database
 
     config = load_config(config_dir)

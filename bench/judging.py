@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from monitor.config import load_registry
-from monitor.judge.build import shipped_calibration
 from monitor.judge.calibration import Calibration, Model
 from monitor.judge.encoder import Encoder, Vectors, load_encoder
 from monitor.judge.judge import CalibrationMismatchError, Judge, check_calibration
+from monitor.pipeline.build import shipped_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = ROOT / "config" / "claims.toml"

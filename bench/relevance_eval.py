@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.claim_terms import derive_claim_terms, load_dictionary
-from monitor.relevance import DEFAULT_TOPIC, Relevance, Topic, TopicMatcher
+from monitor.keep.claim_terms import derive_claim_terms
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.dictionary import load_dictionary
+from monitor.keep.relevance import Relevance, Topic, TopicMatcher
 
 CORPUS = Path("/work/shared/corpus")
 RECALL_TARGET = 0.97

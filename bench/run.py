@@ -304,6 +304,7 @@ def _growth_rows(res: Results, feeds: list[Feed], stage_run: dict[str, Any], arg
     parts = (
         ("dedupe + store", "store_us"),
         ("near-dups + stories", "cluster_us"),
+        ("near-dups + stories, per relevant item", "cluster_relevant_us"),
         ("match (pipeline.match_items, stand-in vectors)", "match_us"),
     )
     for name, attr in parts:

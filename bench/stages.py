@@ -28,16 +28,18 @@ from sqlalchemy import select, update
 
 from bench.feeds import Feed
 from bench.judging import bench_judge, warm
-from monitor.dedupe import plan_batch
-from monitor.fetch import HttpxFetcher
-from monitor.models import FetchResult, HttpSettings, ItemIntent, ParsedFeed, Source
-from monitor.normalize import to_intents
-from monitor.parse.feeds import parse_feed
-from monitor.pipeline import FEED_ACCEPT
-from monitor.prepare import judge_intent
-from monitor.relevance import DEFAULT_TOPIC, TopicMatcher
+from monitor.collect.fetch import HttpxFetcher
+from monitor.collect.parse.feeds import parse_feed
+from monitor.keep.dedupe import plan_batch
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.relevance import TopicMatcher
+from monitor.pipeline.cycle import FEED_ACCEPT
+from monitor.pipeline.prepare import judge_intent
+from monitor.records import FetchResult, ItemIntent, ParsedFeed
+from monitor.settings import HttpSettings, Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import ItemRow
+from monitor.text.normalize import to_intents
 
 ROOT = Path(__file__).resolve().parents[1]
 FETCHED_AT = datetime(2025, 9, 1, 12, 30, tzinfo=UTC)
@@ -132,9 +134,7 @@ def stage_store(sources: list[Source], batches: list[list[ItemIntent]], db: Path
                 planned, _counts = plan_batch(intents, repo.known_keys(session, source.id, intents))
             with store.measure():
                 repo.insert_items(session, planned)
-                repo.record_success(
-                    session, source.id, at=FETCHED_AT, status="ok", etag='"x"', last_modified=None, next_poll_at=None
-                )
+                repo.record_success(session, source.id, at=FETCHED_AT, status="ok", etag='"x"', last_modified=None)
         with store.measure():  # the commit
             pass
     repo.engine.dispose()
@@ -160,7 +160,7 @@ def stage_cluster(db: Path) -> Timing | None:
     """Near-duplicates and stories of every stored item, as `pipeline.cluster_and_match` does
     after a cycle's sources are stored (None when the monitor has no clustering)."""
     try:
-        from monitor.clustering import cluster, load_indexes
+        from monitor.keep.clustering import cluster, load_indexes
     except ImportError:
         return None
     repo = SqlRepository(open_database(f"sqlite:///{db}"))
@@ -188,7 +188,7 @@ def stage_match_stored(db: Path, sample: int) -> tuple[Timing, Timing, int, int]
     store the flags) on the first `sample` relevant originals; then again (`again=True`, a
     rematch: the vectors loaded, nothing embedded). Returns both timings, the items judged and
     the relevant originals in all."""
-    from monitor.pipeline import match_items
+    from monitor.pipeline.match import match_items
 
     repo = SqlRepository(open_database(f"sqlite:///{db}"))
     originals = keep_relevant(repo, sample)

@@ -22,7 +22,7 @@ import email.utils
 import math
 from datetime import UTC, datetime, timedelta
 
-from monitor.models import PollSettings
+from monitor.settings import PollSettings
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_DOUBLINGS = 40  # 2**40 intervals is beyond any cap; keeps the float finite

@@ -19,9 +19,11 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError
 from monitor.judge.registry import Article, Registry
-from monitor.models import Settings, Source
-from monitor.relevance import DEFAULT_TOPIC, Topic
+from monitor.keep.default_topic import DEFAULT_TOPIC
+from monitor.keep.relevance import Topic
+from monitor.settings import NotifyTarget, Settings, Source, notify_url_problem
 from monitor.storage.db import check_database_url
+from monitor.tell.channel import apprise_url_problem
 
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
@@ -58,7 +60,9 @@ def load_config(config_dir: Path, env: Mapping[str, str] | None = None, cwd: Pat
     settings_path = config_dir / SETTINGS_FILE
     raw_settings = _read_toml(settings_path, required=False)
     raw_topic = raw_settings.pop("topic", None)
+    raw_notify = {"notify": raw_settings.pop("notify", [])}
     settings = _validate(Settings, raw_settings, settings_path, ())
+    settings = settings.model_copy(update={"notify": _notify_targets(raw_notify, settings_path)})
     topic = DEFAULT_TOPIC if raw_topic is None else _validate(Topic, raw_topic, settings_path, (), prefix="topic")
     sources = _load_entries(config_dir / SOURCES_FILE, "source", Source, required=True)
     registry = load_registry(config_dir / CLAIMS_FILE)
@@ -66,6 +70,25 @@ def load_config(config_dir: Path, env: Mapping[str, str] | None = None, cwd: Pat
     digest_dir = _inside(storage_dir, settings.digest.dir, settings_path, "digest", "dir")
     database_url = _database_url(env, settings.database.url, storage_dir, cwd, settings_path)
     return Config(config_dir, settings, sources, registry, database_url, storage_dir, digest_dir, topic)
+
+
+def _notify_targets(doc: dict[str, Any], path: Path) -> tuple[NotifyTarget, ...]:
+    """`[[notify]]` tables: each validated like a source (file, line, entry, key), ids unique,
+    and each URL's scheme one that Apprise knows (Apprise is loaded only when there are some)."""
+    lines = _KeyLines(_text(path))
+    for index, data in enumerate(_array_of_tables(doc, path, "notify")):
+        urls = data.get("urls") if isinstance(data, dict) else None
+        for url in urls if isinstance(urls, list) else ():
+            # checked before the model, whose message would quote the URL, and with it a password
+            if isinstance(url, str) and (problem := notify_url_problem(url)):
+                entry = _entry_name(data, f"notify #{index + 1}")
+                raise ConfigError(path, problem, line=lines.find("notify", index, "urls"), entry=entry, key="urls")
+    targets = tuple(_entries(doc, path, lines, "notify", NotifyTarget))
+    for index, target in enumerate(targets):
+        for url in target.urls:
+            if problem := apprise_url_problem(url):
+                raise ConfigError(path, problem, line=lines.find("notify", index, "urls"), entry=target.id, key="urls")
+    return targets
 
 
 def _database_url(env: Mapping[str, str], configured: str | None, storage_dir: Path, cwd: Path, path: Path) -> str:
@@ -131,6 +154,12 @@ def _load_entries(path: Path, table: str, model: type[M], *, required: bool) -> 
     lines = _KeyLines(_text(path))
     _only_tables(doc, path, lines, (table,))
     return _entries(doc, path, lines, table, model)
+
+
+def load_sources(path: Path) -> list[Source]:
+    """A sources.toml alone, validated as `load_config` validates it (`sources import` checks
+    the file it is about to put in place)."""
+    return _load_entries(path, "source", Source, required=True)
 
 
 # The keys an `[[article]]` may hold: `body` is a field of the model, read from `text`, never

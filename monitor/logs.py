@@ -72,3 +72,14 @@ def configure_logging(level: str, fmt: LogFormat = "text") -> None:
     root.setLevel(level.upper())
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+
+
+def log_time(when: datetime | None) -> str:
+    """A time as the event lines show it: UTC to the second, "Z"; "-" for none."""
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else "-"
+
+
+def skip_busy_poll_ticks(record: logging.LogRecord) -> bool:
+    """A poll tick that finds the previous cycle still running is normal, not a warning."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not (args and getattr(args[0], "id", None) == "poll" and "maximum number of running" in str(record.msg))

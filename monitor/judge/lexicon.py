@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from monitor.cedict import read_lines
-from monitor.normalize import fold_text
+from monitor.text.cedict import read_lines
+from monitor.text.normalize import fold_text
 
 _MAX_WORD = 8  # characters of the longest Chinese word looked up
 _GLOSSES_PER_WORD = 3  # definitions kept per word: the first are the common senses

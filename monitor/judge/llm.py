@@ -31,7 +31,8 @@ import httpx
 
 from monitor.backoff import parse_retry_after
 from monitor.judge.verifier import InvalidAnswerError, Question, parse_answer, request_body, response_content
-from monitor.models import VerifierAnswer, VerifierOutcome, VerifierReport, VerifierSettings
+from monitor.records import VerifierAnswer, VerifierOutcome, VerifierReport
+from monitor.settings import VerifierSettings
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 `4800 TOPS`, `2,400`, `$15 billion`, `15bn`, `1500亿美元`, `２８０亿元`, `85%`, `7nm` / `7纳米`,
 `US$10,000–12,000`, `October 2023`, `2024年10月`. Works on folded text (see
-`monitor.normalize.fold_text`: half-width, simplified, lower-case). Pure, no I/O.
+`monitor.text.normalize.fold_text`: half-width, simplified, lower-case). Pure, no I/O.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from monitor.judge.lexicon import words
 from monitor.judge.quantities import Quantity, find_quantities
 from monitor.judge.registry import Claim
-from monitor.normalize import fold_text
+from monitor.text.normalize import fold_text
 
 MAX_SENTENCES = 60
 MAX_SENTENCE_CHARS = 400

@@ -23,7 +23,7 @@ import numpy as np
 
 from monitor.judge.features import Matrix
 from monitor.judge.quantities import find_months
-from monitor.normalize import fold_text
+from monitor.text.normalize import fold_text
 
 REPORTING_DAYS = 45  # news this soon after the time a claim names reports the claim's own event
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.judge.registry import Claim
-from monitor.models import StoredFlag
+from monitor.records import StoredFlag
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,14 +30,8 @@ from typing import Any
 from monitor.judge.encoder import Vectors
 from monitor.judge.judge import Candidate, Judge
 from monitor.judge.reading import ItemReading
-from monitor.models import (
-    Decision,
-    StructuredMode,
-    Verification,
-    VerifierAnswer,
-    VerifierOutcome,
-    VerifierSettings,
-)
+from monitor.records import Decision, Verification, VerifierAnswer, VerifierOutcome
+from monitor.settings import StructuredMode, VerifierSettings
 
 PROMPT_VERSION = "1"
 RELATIONS = ("supports", "contradicts", "updates", "none")

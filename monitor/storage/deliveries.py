@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.models import DeliveryRecord, DigestRecord
+from monitor.records import DeliveryRecord, DigestRecord
 from monitor.storage.tables import DeliveryRow, DigestRow
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.models import Decision, StoredFlag, StoredItem, Verification, VerifierAnswer, VerifierOutcome
+from monitor.records import Decision, StoredFlag, StoredItem, Verification, VerifierAnswer, VerifierOutcome
 from monitor.storage.db import in_chunks
+from monitor.storage.rows import item_record
 from monitor.storage.tables import FlagRow, ItemRow, VerdictRow
 
 REVIEWED = ("confirmed", "dismissed")
@@ -66,7 +67,6 @@ class FlagStore:
         """Relevant original items not matched yet (or all of them, `again`; with `pending`,
         also those the verifier has questions on), by id: those after the id `after`, at most
         `limit` of them (a next call goes on after the last)."""
-        from monitor.storage.repository import _item
 
         query = select(ItemRow).where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None))
         if source_id is not None:
@@ -79,7 +79,7 @@ class FlagStore:
         if after is not None:
             query = query.where(ItemRow.id > after)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
+            return [item_record(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
 
     def save_matches(
         self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime, pending: Collection[int] = ()
@@ -186,7 +186,6 @@ class FlagStore:
         ids: Sequence[int] | None = None,
     ) -> list[StoredFlag]:
         """Flags newest item first, each with its item and the outlets carrying it."""
-        from monitor.storage.repository import _item
 
         query = select(FlagRow, ItemRow).join(ItemRow, FlagRow.item_id == ItemRow.id)
         if claim_id is not None:
@@ -220,7 +219,7 @@ class FlagStore:
                     note=flag.note,
                     created_at=flag.created_at,
                     reviewed_at=flag.reviewed_at,
-                    item=_item(item),
+                    item=item_record(item),
                     sources=(item.source_id, *sorted(copies.get(item.id, set()) - {item.source_id})),
                     verification=_verification(flag),
                 )

@@ -25,7 +25,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +34,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monitor.errors import StorageError
-from monitor.models import LockHolder
+from monitor.records import LockHolder
 from monitor.storage.tables import CycleRow, LockRow
 
 log = logging.getLogger(__name__)
@@ -295,3 +296,16 @@ class Heartbeat:
             self.discard(lock)
             if self.on_lost:
                 self.on_lost(lock.name)
+
+
+@contextmanager
+def holding_lock(engine: Engine, name: str, ttl: float, purpose: str) -> Iterator[DbLock]:
+    """Hold a database lock for the block, refreshed by a heartbeat; LockHeldError if taken."""
+    lock = DbLock(engine, name, LockOwner.this_process(), ttl=ttl)
+    lock.acquire(purpose)
+    try:
+        with Heartbeat(ttl / 4) as heartbeat:
+            heartbeat.add(lock)
+            yield lock
+    finally:
+        lock.release()

@@ -6,36 +6,52 @@ One transaction per unit of work; ORM rows never leave this module.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import Engine, Select, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Select, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.models import (
+from monitor.records import (
     ArticleUpdate,
     CycleRecord,
     DigestRecord,
     ItemIntent,
     KnownKeys,
     Planned,
-    Source,
     SourceOutcome,
     SourceState,
     StoredItem,
     VerifierReport,
 )
 from monitor.storage.db import in_chunks
+from monitor.storage.dedupe_locks import lock_dedupe_keys
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
+from monitor.storage.notifications import NotificationStore
+from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, UTCDateTime
 from monitor.storage.vectors import VectorStore
 
 
-class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
+class ConfiguredSource(Protocol):
+    """What the source table keeps of a configured source (`monitor.settings.Source` is one):
+    storage reads the configuration's shape without importing it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+
+
+class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
@@ -45,7 +61,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
 
     # -- sources -------------------------------------------------------------
 
-    def sync_sources(self, sources: Iterable[Source]) -> None:
+    def sync_sources(self, sources: Iterable[ConfiguredSource]) -> None:
         """Make the source table agree with the config; a changed URL forgets its validators."""
         with self.session() as session, session.begin():
             rows = {row.id: row for row in session.scalars(select(SourceRow))}
@@ -67,7 +83,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             row = session.get(SourceRow, source_id)
             if row is None:
                 raise KeyError(source_id)
-            return _state(row, 0)
+            return state_record(row, 0)
 
     def source_states(self, ids: Iterable[str] | None = None) -> list[SourceState]:
         from sqlalchemy import func
@@ -78,13 +94,13 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             query = select(SourceRow).order_by(SourceRow.id)
             if ids is not None:
                 query = query.where(SourceRow.id.in_(list(ids)))
-            return [_state(row, counts.get(row.id, 0)) for row in session.scalars(query)]
+            return [state_record(row, counts.get(row.id, 0)) for row in session.scalars(query)]
 
     def poll_states(self) -> list[SourceState]:
         """Every source's state without its item count: what a scheduler reads each tick
         (`source_states` counts every source's items, a scan of the item table)."""
         with self.session() as session:
-            return [_state(row, 0) for row in session.scalars(select(SourceRow).order_by(SourceRow.id))]
+            return [state_record(row, 0) for row in session.scalars(select(SourceRow).order_by(SourceRow.id))]
 
     def record_success(
         self,
@@ -110,6 +126,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                 last_status=status,
                 consecutive_errors=0,
                 last_error=None,
+                failing_since=None,
             )
         )
 
@@ -133,6 +150,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
                     last_error=message,
                     last_error_at=at,
                     next_poll_at=next_poll_at,
+                    failing_since=func.coalesce(SourceRow.failing_since, literal(at, UTCDateTime())),
                 )
             )
 
@@ -140,7 +158,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
 
     def known_keys(self, session: Session, source_id: str, intents: Sequence[ItemIntent]) -> KnownKeys:
         """What the store holds that this batch could collide with. On PostgreSQL, first the
-        batch's keys are locked until its transaction ends (see `lock_dedupe_keys`)."""
+        batch's keys are locked until its transaction ends (`dedupe_locks.lock_dedupe_keys`)."""
         guids = sorted({i.guid for i in intents})
         urls = sorted({i.canonical_url for i in intents if i.canonical_url})
         hashes = sorted({i.content_hash for i in intents})
@@ -218,7 +236,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         budget left over is fetched before what came since), at most `limit`."""
         query = self._needing_article(include_irrelevant).where(ItemRow.source_id == source_id)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
+            return [item_record(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
 
     def count_needing_article(self, source_id: str, *, include_irrelevant: bool) -> int:
         query = self._needing_article(include_irrelevant).where(ItemRow.source_id == source_id)
@@ -308,7 +326,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         if limit is not None:
             query = query.limit(limit)
         with self.session() as session:
-            return [_item(row) for row in session.scalars(query)]
+            return [item_record(row) for row in session.scalars(query)]
 
     def count_items(self) -> int:
         from sqlalchemy import func
@@ -318,7 +336,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
 
     def items_by_ids(self, ids: Iterable[int]) -> list[StoredItem]:
         with self.session() as session:
-            return [_item(row) for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(list(ids))))]
+            return [item_record(row) for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(list(ids))))]
 
     def duplicates_of(self, ids: Sequence[int]) -> dict[int, list[StoredItem]]:
         """The copies of each given item."""
@@ -326,7 +344,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
         with self.session() as session:
             query = select(ItemRow).where(ItemRow.duplicate_of.in_(list(ids))).order_by(ItemRow.id)
             for row in session.scalars(query):
-                found.setdefault(int(row.duplicate_of or 0), []).append(_item(row))
+                found.setdefault(int(row.duplicate_of or 0), []).append(item_record(row))
         return found
 
     # -- digests -------------------------------------------------------------
@@ -345,7 +363,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
     def find_items(self, *, url: str | None = None) -> list[StoredItem]:
         with self.session() as session:
             query = select(ItemRow).where(or_(ItemRow.url == url, ItemRow.canonical_url == url))
-            return [_item(row) for row in session.scalars(query)]
+            return [item_record(row) for row in session.scalars(query)]
 
     # -- poll cycles, digests and upkeep (the service) --------------------------
 
@@ -389,7 +407,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
     def last_cycle(self) -> CycleRecord | None:
         with self.session() as session:
             row = session.scalar(select(CycleRow).order_by(CycleRow.id.desc()).limit(1))
-            return _cycle(row) if row is not None else None
+            return cycle_record(row) if row is not None else None
 
     def last_digest(self) -> DigestRecord | None:
         with self.session() as session:
@@ -421,100 +439,3 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore):
             busy, log, moved = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
             done["checkpoint"] = f"busy={busy} log={log} checkpointed={moved}"
         return done
-
-
-def _state(row: SourceRow, item_count: int) -> SourceState:
-    return SourceState(
-        id=row.id,
-        url=row.url,
-        kind=row.kind,
-        name=row.name,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        last_polled_at=row.last_polled_at,
-        last_success_at=row.last_success_at,
-        last_status=row.last_status,
-        consecutive_errors=row.consecutive_errors or 0,
-        last_error=row.last_error,
-        last_error_at=row.last_error_at,
-        next_poll_at=row.next_poll_at,
-        item_count=item_count,
-    )
-
-
-def _item(row: ItemRow) -> StoredItem:
-    return StoredItem(
-        id=row.id,
-        source_id=row.source_id,
-        guid=row.guid,
-        url=row.url,
-        canonical_url=row.canonical_url,
-        title=row.title,
-        summary=row.summary,
-        lang=row.lang,
-        published_at=row.published_at,
-        fetched_at=row.fetched_at,
-        date_note=row.date_note,
-        duplicate_of=row.duplicate_of,
-        story_id=row.story_id,
-        relevant=row.relevant,
-        relevant_why=row.relevant_why,
-        text=row.text,
-        article_status=row.article_status,
-        article_error=row.article_error,
-    )
-
-
-def _cycle(row: CycleRow) -> CycleRecord:
-    failures = tuple((str(a), str(b)) for a, b in json.loads(row.failures)) if row.failures else ()
-    return CycleRecord(
-        id=row.id,
-        trigger=row.trigger,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        status=row.status,
-        sources=row.sources,
-        ok=row.ok,
-        not_modified=row.not_modified,
-        failed=row.failed,
-        new=row.new_items,
-        duplicate=row.duplicates,
-        unchanged=row.unchanged,
-        failures=failures,
-        verifier=VerifierReport(**json.loads(row.verifier)) if row.verifier else None,
-    )
-
-
-def lock_dedupe_keys(session: Session, urls: Sequence[str], hashes: Sequence[str]) -> None:
-    """On PostgreSQL, a transaction-level advisory lock on each canonical URL and content hash
-    of a batch, taken in one sorted pass (no two batches wait on each other in a cycle).
-
-    Why: two workers storing the same story from two sources at once each found no earlier copy
-    and stored both as originals (issue 23: 1 link in 300 with 3 workers). With the locks, the
-    second batch's look-up waits for the first to commit and finds its items. One process
-    (SQLite, one writer) needs none: its batches are written one after another.
-
-    Every batch also holds a shared lock on DEDUPE_ALL; a batch of more than MAX_KEY_LOCKS keys
-    takes it exclusively instead of a lock per key: a 10,000-entry feed's 20,000 locks ran out
-    of PostgreSQL's lock table ("out of shared memory", max_locks_per_transaction)."""
-    if session.get_bind().dialect.name != "postgresql" or not (urls or hashes):
-        return
-    keys = sorted({_lock_key("url", u) for u in urls} | {_lock_key("hash", h) for h in hashes})
-    if len(keys) > MAX_KEY_LOCKS:
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DEDUPE_ALL})
-        return
-    session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": DEDUPE_ALL})
-    session.execute(
-        text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) s"),
-        {"keys": keys},
-    )
-
-
-MAX_KEY_LOCKS = 128  # keys of a batch locked one by one (a feed of up to ~64 items); more: DEDUPE_ALL
-DEDUPE_ALL = 0x6D646564757065  # "mdedupe": held shared by every batch, exclusively by a big one
-
-
-def _lock_key(kind: str, value: str) -> int:
-    """A signed 64-bit key for PostgreSQL's advisory locks."""
-    digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)

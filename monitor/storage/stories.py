@@ -10,8 +10,9 @@ from operator import attrgetter
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from monitor.models import ClusterUpdate, StoredItem, StoredStory
+from monitor.records import ClusterUpdate, StoredItem, StoredStory
 from monitor.storage.db import in_chunks
+from monitor.storage.rows import item_record
 from monitor.storage.tables import ItemRow, StoryRow
 
 _YIELD_ROWS = 2000  # rows a read of the indexes' windows holds at once
@@ -134,7 +135,6 @@ class StoryStore:
 
     def list_stories(self, *, since: datetime | None = None, relevant_only: bool = False) -> list[StoredStory]:
         """Stories first seen since `since`, newest first, each with its items."""
-        from monitor.storage.repository import _item
 
         query = select(StoryRow).order_by(StoryRow.first_seen_at.desc(), StoryRow.id.desc())
         if since is not None:
@@ -151,7 +151,7 @@ class StoryStore:
                 )
                 for row in rows:
                     if not relevant_only or row.relevant:
-                        members.setdefault(int(row.story_id or 0), []).append(_item(row))
+                        members.setdefault(int(row.story_id or 0), []).append(item_record(row))
             return [
                 StoredStory(s.id, s.title, s.lang, s.first_seen_at, tuple(members[s.id]))
                 for s in stories

@@ -74,6 +74,7 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first error after the last success
 
 
 class ItemRow(Base):
@@ -249,3 +250,28 @@ class ItemVectorRow(Base):
     dim: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationRow(Base):
+    """One message on one notification channel (a `[[notify]]` target's URL): `pending`, then
+    `sending` (committed before the send: found so after a crash, it may have gone out), then
+    `sent`, or `failed` with when to try again. (channel, key) is unique: an event is told once."""
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("channel", "key"), Index(None, "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    attach: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    interrupted: Mapped[int] = mapped_column(Integer, default=0)  # sends cut short by a crash
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

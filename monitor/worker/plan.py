@@ -11,8 +11,9 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from sqlalchemy.engine import URL
 
 from monitor.backoff import is_due
-from monitor.models import PollSettings, Source, SourceState
-from monitor.schedule import due_digest_period
+from monitor.records import SourceState
+from monitor.settings import PollSettings, Source
+from monitor.tell.schedule import due_digest_period
 
 # Procrastinate's tables live in a PostgreSQL schema of their own, beside the monitor's tables
 # in `public`: Alembic's comparisons (and a reader of the database) see only the monitor's.

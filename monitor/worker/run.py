@@ -15,11 +15,11 @@ from procrastinate import App, PsycopgConnector
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Engine, text
 
+from monitor.collect.fetch import HttpxFetcher
 from monitor.config import Config
 from monitor.errors import StorageError
-from monitor.fetch import HttpxFetcher
-from monitor.models import Fetcher
-from monitor.pipeline import PARSE_POOL_MIN_SOURCES, Cycle, parse_pool, utcnow
+from monitor.pipeline.cycle import PARSE_POOL_MIN_SOURCES, Cycle, parse_pool, utcnow
+from monitor.records import Fetcher
 from monitor.storage import SqlRepository
 from monitor.worker import plan
 from monitor.worker.tasks import Runtime, WorkerSettings, register_tasks

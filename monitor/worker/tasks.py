@@ -31,14 +31,14 @@ from procrastinate import App, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
-from monitor.articles import RobotsCache
 from monitor.backoff import is_due
+from monitor.collect.articles import RobotsCache
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.models import Source
-from monitor.pipeline import ArticleBudget, Clock, Cycle, cluster_and_match, enrich_items, poll_one
-from monitor.schedule import cron_trigger, due_digest_period
+from monitor.pipeline.cycle import ArticleBudget, Clock, Cycle, cluster_and_match, enrich_items, poll_one
 from monitor.service import produce_digest
+from monitor.settings import Source
+from monitor.tell.schedule import cron_trigger, due_digest_period
 from monitor.worker import plan
 
 log = logging.getLogger(__name__)

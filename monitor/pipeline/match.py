@@ -1,0 +1,141 @@
+"""The judge's part of a cycle: embed the relevant items once (their vectors stored, for stories
+and for the judge), judge them against the claims, and let the verifier settle the judge's
+candidates where one is configured. A chunk at a time, so memory does not grow with the cycle.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+
+from monitor.judge.judge import Judge
+from monitor.judge.llm import Verifier
+from monitor.judge.reading import ItemReading
+from monitor.judge.verifier import ToVerify, verify_items
+from monitor.keep.clustering import VectorLookup
+from monitor.pipeline.metrics import Metrics
+from monitor.records import (
+    Decision,
+    StoredItem,
+)
+from monitor.storage import SqlRepository
+from monitor.storage.vectors import StoredVectors
+
+
+def embed_items(repo: SqlRepository, judge: Judge, now: datetime, *, chunk: int = 500) -> int:
+    """Embed and store the sentences of the relevant items the judge has still to judge (a
+    chunk at a time), so that stories can compare them before the judge reads them; returns
+    how many items were looked at. Nothing is embedded without an encoder."""
+    if judge.encoder is None:
+        return 0
+    count, after = 0, None
+    while items := repo.items_to_match(after=after, limit=chunk):
+        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+        item_vectors(repo, judge, [i.id for i in items], readings, now)
+        count, after = count + len(items), items[-1].id
+    return count
+
+
+def stored_vectors(repo: SqlRepository, judge: Judge) -> VectorLookup | None:
+    """What stories read of the judge's stored vectors: those of its encoder (None without one)."""
+    if judge.encoder is None:
+        return None
+    name = judge.encoder_name
+
+    def lookup(ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {item_id: _unpacked(v) for item_id, v in repo.load_vectors(ids, name).items()}
+
+    return lookup
+
+
+def _unpacked(stored: StoredVectors) -> np.ndarray:
+    return np.frombuffer(stored.data, dtype=np.float16).reshape(stored.rows, stored.dim).astype(np.float32)
+
+
+def match_items(
+    repo: SqlRepository,
+    judge: Judge,
+    now: datetime,
+    *,
+    source_id: str | None = None,
+    since: datetime | None = None,
+    again: bool = False,
+    chunk: int = 500,
+    verifier: Verifier | None = None,
+    metrics: Metrics | None = None,
+) -> int:
+    """Judge relevant original items against the claims and store the flags; returns the count
+    of items judged. `again` re-judges items judged before (review states are kept). Items are
+    loaded, judged and stored `chunk` at a time, so memory does not grow with their number; an
+    item's sentence vectors are stored once and reused, so a rematch embeds nothing new. With a
+    `verifier`, its verdicts decide the flags (`verify_matches`), and items it could not finish
+    with are judged again, from their stored vectors, in the next cycle."""
+    count, after = 0, None
+    pending_too = verifier is not None
+    while items := repo.items_to_match(
+        source_id=source_id, since=since, again=again, pending=pending_too, after=after, limit=chunk
+    ):
+        began = time.monotonic()
+        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+        vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
+        if verifier is None:
+            results = [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)]
+            repo.save_matches(results, now)
+        else:
+            results, pending = verify_matches(repo, judge, verifier, items, readings, vectors)
+            repo.save_matches(results, now, pending)
+        if metrics is not None:
+            metrics.observe_judged((d for _, d in results), time.monotonic() - began, len(items))
+        count, after = count + len(items), items[-1].id
+    return count
+
+
+def _item_text(item: StoredItem) -> str:
+    return f"{item.summary}\n{item.text or ''}"
+
+
+def verify_matches(
+    repo: SqlRepository,
+    judge: Judge,
+    verifier: Verifier,
+    items: Sequence[StoredItem],
+    readings: Sequence[ItemReading],
+    vectors: Sequence[np.ndarray | None],
+) -> tuple[list[tuple[int, list[Decision]]], set[int]]:
+    """Each item's flags once the verifier has had its say on the judge's candidates, and the
+    items with questions left (the cycle's budget spent or the server down: their judge flags
+    stand, `unverified`, until a later cycle asks). Stored answers are used, never paid twice."""
+    entries = [ToVerify(i.id, i.title, _item_text(i), r, v) for i, r, v in zip(items, readings, vectors, strict=True)]
+    settled, fresh = verify_items(judge, verifier.settings, entries, repo.load_verdicts, verifier.resolve)
+    repo.save_verdicts(fresh.values())
+    results = [(int(item_id), flags) for item_id, flags, _ in settled]
+    return results, {int(item_id) for item_id, _, left in settled if left}
+
+
+def item_vectors(
+    repo: SqlRepository, judge: Judge, ids: Sequence[int], readings: Sequence[ItemReading], now: datetime
+) -> list[np.ndarray | None]:
+    """Each item's sentence vectors: the stored ones where they are of this encoder and these
+    sentences, else embedded now and stored (float16)."""
+    if judge.encoder is None:
+        return [None] * len(ids)
+    stored = repo.load_vectors(ids, judge.encoder_name)
+    found: list[np.ndarray | None] = []
+    fresh: list[StoredVectors] = []
+    for item_id, reading in zip(ids, readings, strict=True):
+        key = judge.embedded_key(reading)
+        known = stored.get(item_id)
+        if known is not None and known.key == key:
+            found.append(_unpacked(known))
+            continue
+        vectors = judge.embed(reading)
+        found.append(vectors)
+        if vectors is None:
+            continue
+        half = vectors.astype(np.float16)
+        fresh.append(StoredVectors(item_id, judge.encoder_name, key, half.shape[0], half.shape[1], half.tobytes()))
+    repo.save_vectors(fresh, now)
+    return found

@@ -1,0 +1,1 @@
+"""The HTTP side: review pages with JSON twins under /api/, health and metrics (issue 20)."""
