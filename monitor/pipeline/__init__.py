@@ -2,5 +2,5 @@
 judge from the configuration.
 
 The one place where collect, keep, judge, tell and storage meet: it may import any of them;
-nothing but `monitor.service` and `monitor.cli` imports it.
+nothing but `monitor.service`, `monitor.worker`, `monitor.web` and `monitor.cli` imports it.
 """
