@@ -108,6 +108,7 @@ def news(workspace: Workspace, feeds: FeedServer) -> Workspace:
     return workspace
 
 
+@pytest.mark.sqlite_only
 def test_a_digest_and_an_alert_arrive_once_on_every_channel(
     news: Workspace, inbox: tuple[Inbox, int], mailroom: tuple[Mailroom, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,6 +160,7 @@ def test_a_digest_and_an_alert_arrive_once_on_every_channel(
     assert all(r["attempts"] == 1 and r["interrupted"] == 0 for r in ledger)
 
 
+@pytest.mark.sqlite_only
 def test_a_receiver_that_fails_twice_gets_the_message_once_with_backoff(
     news: Workspace, inbox: tuple[Inbox, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -194,6 +196,7 @@ def test_a_receiver_that_fails_twice_gets_the_message_once_with_backoff(
     assert len({p.body for p in box.posts}) == 1  # the same message each time
 
 
+@pytest.mark.sqlite_only
 def test_kill_9_between_send_and_record_resends_once_and_says_so(
     news: Workspace, inbox: tuple[Inbox, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -229,6 +232,7 @@ def test_kill_9_between_send_and_record_resends_once_and_says_so(
     assert "sent again after 1 crash(es)" in capsys.readouterr().out
 
 
+@pytest.mark.sqlite_only
 def test_a_failing_source_is_reported_after_health_after_and_its_recovery_once(
     news: Workspace, feeds: FeedServer, inbox: tuple[Inbox, int]
 ) -> None:
@@ -260,6 +264,7 @@ def test_a_failing_source_is_reported_after_health_after_and_its_recovery_once(
     assert len(box.posts) == 2
 
 
+@pytest.mark.sqlite_only
 def test_a_secret_in_a_variable_reaches_the_receiver_and_is_never_shown(
     news: Workspace, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -291,6 +296,7 @@ def test_a_secret_in_a_variable_reaches_the_receiver_and_is_never_shown(
         assert TOKEN not in said
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("target", "message", "key"),
     [
@@ -329,6 +335,7 @@ def test_duplicate_target_ids_are_refused(workspace: Workspace, capsys: pytest.C
     assert f"config/monitor.toml:{second}: [ops] id: duplicate id" in capsys.readouterr().err
 
 
+@pytest.mark.sqlite_only
 def test_without_notify_tables_nothing_is_loaded_or_sent(news: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["notify", "send"]) == 0
     assert main(["notify"]) == 0
@@ -378,6 +385,7 @@ def test_the_service_tells_source_health_and_digests_once(workspace: Workspace, 
     assert "event=notify_sent" in serve.output()
 
 
+@pytest.mark.sqlite_only
 def test_notify_test_sends_to_each_url_of_a_target_and_records_nothing(
     news: Workspace, inbox: tuple[Inbox, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -397,6 +405,7 @@ def test_notify_test_sends_to_each_url_of_a_target_and_records_nothing(
     assert "json://: " in capsys.readouterr().err
 
 
+@pytest.mark.sqlite_only
 def test_a_repeat_that_fails_keeps_its_mark_until_it_is_sent(news: Workspace, inbox: tuple[Inbox, int]) -> None:
     """The `sending` row a crash left, as `test_kill_9_…` leaves it; its resend fails once."""
     box, port = inbox

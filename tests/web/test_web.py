@@ -141,6 +141,7 @@ def test_feed_text_is_escaped_and_the_policy_is_strict(site: Site) -> None:
         assert items[site.hostile]["link"] is None  # but never offers it as a link
 
 
+@pytest.mark.sqlite_only  # FTS5 across both scripts; PostgreSQL's substring fallback: tests/web/test_web_postgres.py
 def test_item_search_in_both_scripts(site: Site) -> None:
     with httpx.Client(base_url=site.base, timeout=30) as client:
 

@@ -185,6 +185,7 @@ def test_a_post_without_the_csrf_token_is_refused(site: Site, browser: WebDriver
     assert states == {site.supports: "new", site.contradicts: "confirmed"}
 
 
+@pytest.mark.sqlite_only  # FTS5 across both scripts; PostgreSQL's substring fallback: tests/web/test_web_postgres.py
 def test_search_in_either_script(site: Site, browser: WebDriver) -> None:
     open_page(browser, f"{site.base}/items")
     wait_for(browser, lambda d: d.execute_script("return typeof window.htmx") == "object")
