@@ -65,7 +65,8 @@ def prepare_database(engine: Engine, config: Config) -> None:
 
 def run_worker(config: Config, engine: Engine, make_cycle: CycleFactory, settings: WorkerSettings, name: str) -> int:
     """Run jobs until stopped: SIGTERM/SIGINT let the running jobs end within `[service]
-    stop_timeout`, then abort them (their jobs are retried by another worker)."""
+    stop_timeout`, then abort them. An aborted poll has not set its source's next poll, so the
+    next tick queues it again; pending articles are queued by the source's next poll."""
     if engine.dialect.name != "postgresql":
         raise StorageError(
             "monitor worker needs PostgreSQL (MONITOR_DATABASE_URL=postgresql+psycopg://…); "
