@@ -8,13 +8,17 @@ import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 DATA = Path(__file__).parent / "data"
+
+if TYPE_CHECKING:  # the service's helpers import this module: only their names here
+    from tests.pgserver import PgServer
+    from tests.servicekit import Serve, Site
 
 
 def _loopback_only(address: Any) -> None:
@@ -146,3 +150,54 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
     return Workspace(tmp_path)
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    from tests.servicekit import Site
+
+    s = Site()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def serve(workspace: Workspace) -> Iterator[Callable[..., Serve]]:
+    started: list[Serve] = []
+
+    from tests.servicekit import Serve
+
+    def start(name: str = "serve") -> Serve:
+        s = Serve(workspace, name).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        if s.proc is not None and s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server on loopback for the session (tests/pgserver.py)."""
+    import os
+
+    from tests.pgserver import ENV_REQUIRE, PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
+            pytest.fail(f"{ENV_REQUIRE} is set but PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)")
+        pytest.skip(f"PostgreSQL is not installed (apt-get install postgresql; set {ENV_REQUIRE}=1 to require it)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.fail('psycopg is not installed: pip install -e ".[dev]"')
+    server = PgServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
