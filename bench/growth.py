@@ -234,3 +234,39 @@ def measure_digest(count: int, sources: Sequence[Source], workdir: Path) -> tupl
     repo.engine.dispose()
     db.unlink(missing_ok=True)
     return seconds, len(text)
+
+
+def main() -> None:
+    """`python -m bench.growth [--sizes 10000 100000] [--rounds 3]`: the growth rows alone (what
+    `python -m bench` prints among the rest), medians of the rounds, per new item and per new
+    relevant item for near-duplicates and stories."""
+    import argparse
+    import tempfile
+    from statistics import median
+
+    from bench import stages
+    from bench.feeds import generate
+    from bench.run import free_port
+    from bench.server import serving
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of 1,000 new items per size")
+    args = ap.parse_args()
+    port = free_port()
+    feeds = generate(port, feeds=20 * args.rounds, items=50)
+    with serving(feeds, port), tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:
+        batches = stages.run_stages(feeds, Path(tmp), 10)["batches"]
+    rounds = [batches[n * 20 : (n + 1) * 20] for n in range(args.rounds)]
+    sources = stages.sources_of(feeds)
+    fields = ("store_us", "cluster_us", "cluster_relevant_us", "match_us")
+    print(f"{'stored':>8} {'index load s':>12} " + " ".join(f"{f:>20}" for f in fields))
+    with tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:
+        for size in args.sizes:
+            measured, load = measure_growth(size, sources, rounds, Path(tmp))
+            values = [median(v for g in measured if (v := getattr(g, f)) is not None) for f in fields]
+            print(f"{size:>8} {load:>12.2f} " + " ".join(f"{v:>20,.0f}" for v in values), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -168,8 +168,8 @@ ARTICLE_KEYS = ("id", "title", "published", "language", "text", "url", "claim")
 
 # What a file written for the rule-based matcher is told: its tables are unknown now.
 _OLD_FORMAT = {
-    "claim": "claims now go in [[article.claim]] tables; see README, Claim registry",
-    "entity": "the registry holds articles and their claims as text, no entities; see README, Claim registry",
+    "claim": "claims now go in [[article.claim]] tables; see docs/claims-and-judge.md",
+    "entity": "the registry holds articles and their claims as text, no entities; see docs/claims-and-judge.md",
 }
 
 

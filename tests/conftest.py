@@ -10,13 +10,17 @@ import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 DATA = Path(__file__).parent / "data"
+
+if TYPE_CHECKING:  # the service's helpers import this module: only their names here
+    from tests.pgserver import PgServer
+    from tests.servicekit import Serve, Site
 
 
 def _loopback_only(address: Any) -> None:
@@ -153,7 +157,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
         yield space
         return
     # the second CI pass: each workspace on a new PostgreSQL database
-    server = request.getfixturevalue("pg_server")
+    server = request.getfixturevalue("pg")
     space.database_url = server.create_database(f"ws{next(_DATABASES)}")
     monkeypatch.setenv("MONITOR_DATABASE_URL", space.database_url)
     yield space
@@ -163,29 +167,10 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
 
 
 # MONITOR_TEST_DATABASE=postgresql runs the suite with each workspace on a throwaway PostgreSQL
-# (tests/pgserver.py; `.ci/run` runs the suite once so); tests that read the SQLite file itself
+# (the session's `pg`; `.ci/run` runs the suite once so); tests that read the SQLite file itself
 # carry the marker `sqlite_only` and are skipped there.
 TEST_DATABASE = os.environ.get("MONITOR_TEST_DATABASE", "sqlite")
 _DATABASES = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 for the session; skipped without PostgreSQL's
-    programs unless MONITOR_REQUIRE_POSTGRES (CI) makes that a failure."""
-    from tests.pgserver import ENV_REQUIRE, PgServer, find_bin_dir
-
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
-            pytest.fail(f"{ENV_REQUIRE} is set but PostgreSQL is not installed (no initdb)")
-        pytest.skip(f"PostgreSQL is not installed (apt-get install postgresql; set {ENV_REQUIRE}=1 to require it)")
-    server = PgServer(bin_dir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -200,3 +185,54 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(dropped)
         if item.get_closest_marker("sqlite_only"):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    from tests.servicekit import Site
+
+    s = Site()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def serve(workspace: Workspace) -> Iterator[Callable[..., Serve]]:
+    started: list[Serve] = []
+
+    from tests.servicekit import Serve
+
+    def start(name: str = "serve") -> Serve:
+        s = Serve(workspace, name).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        if s.proc is not None and s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server on loopback for the session (tests/pgserver.py)."""
+    import os
+
+    from tests.pgserver import ENV_REQUIRE, PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
+            pytest.fail(f"{ENV_REQUIRE} is set but PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)")
+        pytest.skip(f"PostgreSQL is not installed (apt-get install postgresql; set {ENV_REQUIRE}=1 to require it)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.fail('psycopg is not installed: pip install -e ".[dev]"')
+    server = PgServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -1,7 +1,7 @@
 """The container files (issue 16): docker-compose.yml valid for Debian's docker-compose (v1, which
 rejected the long-form `env_file`) and for Compose v2 where either is installed (CI installs
 Debian's); the build context without the virtual environment, the database or the tests; a
-`postgres` extra that installs the driver the README names."""
+`postgres` extra that installs the driver the documentation names (README.md and docs/)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE = os.environ.get("MONITOR_REQUIRE_POSTGRES", "") not in ("", "0")  # set by CI, which installs both
+
+
+def documentation() -> str:
+    """The README and the pages of docs/ it links to, where the commands now live."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return "\n".join(page.read_text(encoding="utf-8") for page in pages)
 
 
 def compose_commands() -> list[list[str]]:
@@ -65,16 +71,16 @@ def test_postgres_extra_installs_the_driver_the_readme_names() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extra = project["optional-dependencies"]["postgres"]
     assert any(requirement.startswith("psycopg") for requirement in extra)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = documentation()
     assert '".[postgres]"' in readme and "postgresql+psycopg://" in readme
 
 
 def test_the_model_server_is_optional_and_the_readme_says_how_to_use_it() -> None:
     """Ollama only under the `llm` profile (a plain `up` never pulls a multi-GB image), on
-    loopback only, and the README's lines name that service, its URL and the pull."""
+    loopback only, and the documentation's lines name that service, its URL and the pull."""
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     block = text[text.index("\n  ollama:") :]
     assert 'profiles: ["llm"]' in block and '"127.0.0.1:11434:11434"' in block
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = documentation()
     assert "docker compose --profile llm up -d" in readme and "ollama pull" in readme
     assert 'base_url = "http://ollama:11434/v1"' in readme

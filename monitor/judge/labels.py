@@ -143,15 +143,20 @@ def _relevance(items: Sequence[LabelledItem], outcome: Outcome) -> dict[str, Any
     }
 
 
+def copy_root(duplicate_of: Mapping[str, str], ids: set[str], item_id: str) -> str:
+    """The original a chain of found copies leads to, among `ids` (score.py's reading)."""
+    seen = {item_id}
+    while (nxt := duplicate_of.get(item_id)) in ids and nxt not in seen:
+        seen.add(nxt)
+        item_id = nxt
+    return item_id
+
+
 def _duplicates(items: Sequence[LabelledItem], outcome: Outcome, root: Mapping[str, str]) -> dict[str, Any]:
     ids = {i.id for i in items}
 
     def found_root(item_id: str) -> str:
-        seen = {item_id}
-        while (nxt := outcome.duplicate_of.get(item_id)) in ids and nxt not in seen:
-            seen.add(nxt)
-            item_id = nxt
-        return item_id
+        return copy_root(outcome.duplicate_of, ids, item_id)
 
     gold = [i for i in items if i.syndicate_of in ids]
     found = [i for i in items if i.id in outcome.duplicate_of]

@@ -1,9 +1,10 @@
 """The claim registry: the watched articles and their claims, as text and nothing else.
 
-`claims.toml` holds `[[article]]` tables, each with `[[article.claim]]` tables (README, "Claim
-registry"). A claim is its id and its text in any language; `quote` is optional (the article's
-own words: found in the article's text when absent). No term list, rule or threshold is written
-for a claim: the judge reads the text. Validated models only, no I/O.
+`claims.toml` holds `[[article]]` tables, each with `[[article.claim]]` tables
+(docs/claims-and-judge.md, "Claim registry"). A claim is its id and its text in any language;
+`quote` is optional (the article's own words: found in the article's text when absent). No term
+list, rule or threshold is written for a claim: the judge reads the text. Validated models only,
+no I/O.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ __all__ = [
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_MEMBERS = 3  # items of a story an item is compared with: its first and its latest ones
+MAX_COPY_MEMBERS = 32  # a story's latest items with vectors, each looked at for an edited copy
 MAX_POSTING = 16  # stories kept per name or number: the most recently updated
 MAX_NUMBERS_COUNTED = 3  # numbers in common that add to the vector evidence
 MAX_CANDIDATES = 6  # stories compared per item: those sharing the most, and the rarest, keys
@@ -178,6 +179,7 @@ class _Story:
     last_ts: float
     item_ids: list[int] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
+    copyable: list[_Member] = field(default_factory=list)  # its latest members with sentence vectors
 
 
 class StoryIndex:
@@ -269,12 +271,13 @@ class StoryIndex:
         self, features: StoryFeatures, keys: set[str], ts: float, *, find_copy: bool = False
     ) -> tuple[_Story | None, int | None]:
         """The story of the best-scoring member of the candidate stories (the first on a tie),
-        and the root of the earliest member it is an edited copy of (with `find_copy`). Term
+        and the root of the earliest item it is an edited copy of (with `find_copy`). Term
         overlaps with all same-family members are counted in one numpy pass."""
         window = self.rule.window.total_seconds()
+        candidates = self._candidates(keys, features)
         pairs = [
             (story, member, gap)
-            for story in self._candidates(keys, features)
+            for story in candidates
             for member in (story.first, *story.latest)
             if (gap := abs(ts - member.ts)) <= window
         ]
@@ -284,7 +287,6 @@ class StoryIndex:
         floor = min(self.rule.text_sim, self.rule.supported_sim)  # below it, words say no
         by_words_only = features.vector is None or self.rule.vector_z is None
         best: tuple[float, _Story] | None = None
-        copy: _Member | None = None
         for story, member, gap in pairs:
             sim = None
             if member.features.family == features.family:
@@ -292,13 +294,33 @@ class StoryIndex:
                 sim = next(shared) / size**0.5 if size else 0.0
                 if sim < floor and by_words_only:
                     continue
-            delta = timedelta(seconds=gap)
-            if find_copy and self.rule.is_copy(features, member.features, delta, sim):
-                copy = member if copy is None or (member.ts, member.item_id) < (copy.ts, copy.item_id) else copy
-            score = self.rule.decide(features, member.features, delta, sim)
+            score = self.rule.decide(features, member.features, timedelta(seconds=gap), sim)
             if score is not None and (best is None or score > best[0]):
                 best = (score, story)
+        copy = self._copy_of(features, candidates, ts) if find_copy else None
         return (None if best is None else best[1]), (None if copy is None else copy.root_id)
+
+    def _copy_of(self, features: StoryFeatures, stories: list[_Story], ts: float) -> _Member | None:
+        """The earliest item of these stories of which this one is an edited copy
+        (`StoryRule.is_copy`): any of a story's latest members with vectors, not only those its
+        story is decided by, since a copy's original may be the tenth report of a busy story."""
+        if features.sentences is None or self.rule.copy_terms is None:
+            return None
+        reach = self.rule.copy_gap.total_seconds()
+        members = [
+            m
+            for story in stories
+            for m in story.copyable
+            if m.features.family == features.family and abs(ts - m.ts) <= reach
+        ]
+        length, copy = len(features.terms), None
+        for member, common in zip(members, overlaps(features.terms, [m.features.terms for m in members]), strict=True):
+            size = len(member.features.terms) * length
+            sim = common / size**0.5 if size else 0.0
+            gap = timedelta(seconds=abs(ts - member.ts))
+            if self.rule.is_copy(features, member.features, gap, sim):
+                copy = member if copy is None or (member.ts, member.item_id) < (copy.ts, copy.item_id) else copy
+        return copy
 
     def _candidates(self, keys: set[str], features: StoryFeatures | None = None) -> list[_Story]:
         """The stories sharing the most keys, a key counting more the fewer stories hold it (the
@@ -327,6 +349,8 @@ class StoryIndex:
         story.item_ids.append(item_id)
         if story.item_ids[0] != item_id:
             story.latest = [*story.latest, member][-(MAX_MEMBERS - 1) :]
+        if member.features.sentences is not None:
+            story.copyable = [*story.copyable, member][-MAX_COPY_MEMBERS:]
         self._story_of[item_id] = sid
         story.keys.update(keys)
         for key in keys:

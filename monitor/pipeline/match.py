@@ -17,10 +17,7 @@ from monitor.judge.reading import ItemReading
 from monitor.judge.verifier import ToVerify, verify_items
 from monitor.keep.clustering import VectorLookup
 from monitor.pipeline.metrics import Metrics
-from monitor.records import (
-    Decision,
-    StoredItem,
-)
+from monitor.records import Decision, StoredItem
 from monitor.storage import SqlRepository
 from monitor.storage.vectors import StoredVectors
 

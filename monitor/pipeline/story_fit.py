@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.judge.labels import LabelledItem, event_of, ratio, roots
+from monitor.judge.labels import LabelledItem, copy_root, event_of, ratio, roots
 from monitor.keep.clustering import Indexes, cluster
 from monitor.keep.stories import StoryIndex, StoryRule
 from monitor.keep.story_vectors import fit_background, item_vector
@@ -129,11 +129,7 @@ def count(
     ids = {i.id for i in items}
 
     def found_root(item_id: str) -> str:
-        seen = {item_id}
-        while (nxt := links.duplicate_of.get(item_id)) in ids and nxt not in seen:
-            seen.add(nxt)
-            item_id = nxt
-        return item_id
+        return copy_root(links.duplicate_of, ids, item_id)
 
     counts = Counts()
     for i in items:

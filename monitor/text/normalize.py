@@ -53,12 +53,15 @@ _ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+_ASCII_SPACE = " \t\r\n\f\v"
+
+
 def canonical_url(url: str | None) -> str | None:
     """The form two links to one page share: lower-case scheme and host, no default port,
     no fragment, no tracking parameters, sorted query. None for what is not http(s)."""
     if not url:
         return None
-    url = _CONTROL.sub("", url).strip(" \t\r\n\f\v")  # ASCII space only: a trailing U+0085 is data
+    url = _CONTROL.sub("", url).strip(_ASCII_SPACE)  # ASCII space only: a trailing U+0085 is data
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -76,9 +79,12 @@ def canonical_url(url: str | None) -> str | None:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     # Encode what needs it, keep existing escapes (so %2F stays distinct from /), upper-case them.
-    path = _ESCAPE.sub(lambda m: m[0].upper(), quote(parts.path, safe="/%:@!$&'()*+,;=~-._")) or "/"
+    # ASCII white space ending a component is dropped, as at the end of the whole link: a link
+    # is the same whether a fragment or a tracking parameter followed the space or not.
+    raw_path = parts.path.rstrip(_ASCII_SPACE)
+    path = _ESCAPE.sub(lambda m: m[0].upper(), quote(raw_path, safe="/%:@!$&'()*+,;=~-._")) or "/"
     query = [
-        (k, v)
+        (k.strip(_ASCII_SPACE), v.strip(_ASCII_SPACE))
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
     ]

@@ -96,3 +96,19 @@ def test_settle_date() -> None:
     when, note = settle_date(future, now, tolerance)
     assert when == now and note is not None and "clamped" in note
     assert settle_date(now + timedelta(minutes=30), now, tolerance)[1] is None
+
+
+def test_white_space_ending_a_component_is_dropped_as_at_the_end_of_the_link() -> None:
+    # found by the property test: "?id= " lost its space, "?id= #x" kept it as %20
+    same = {
+        canonical_url(u)
+        for u in (
+            "http://例子.测试?id= ",
+            "http://例子.测试?id= #x",
+            "http://例子.测试?id= &utm_medium=x",
+            "http://例子.测试/?id=",
+        )
+    }
+    assert same == {"http://xn--fsqu00a.xn--0zwm56d/?id="}
+    assert canonical_url("http://a.com/x #top") == canonical_url("http://a.com/x ") == "http://a.com/x"
+    assert canonical_url("http://a.com/?q=a%20b") == "http://a.com/?q=a%20b"  # a space inside stays

@@ -11,7 +11,7 @@ import pytest
 from monitor.judge.judge import Judge
 from monitor.judge.registry import Registry
 from monitor.keep.clustering import Indexes, cluster
-from monitor.keep.stories import StoryRule
+from monitor.keep.stories import StoryIndex, StoryRule
 from monitor.keep.story_features import StoryFeatures, term_ids
 from monitor.keep.story_vectors import LEAD_TEXTS, Background, fit_background, item_vector, lead_rows
 from tests.judging import encoder, needs_encoder
@@ -175,3 +175,17 @@ def test_an_anchored_score_measures_the_way_to_one_events_reports() -> None:
     assert background.z(0.97, "en-en", anchored=True) == pytest.approx(1.0)
     assert background.z(0.90, "en-zh", anchored=True) == pytest.approx(1.0)  # lower across languages, as far along
     assert background.z(0.96, "zh-zh", anchored=True) == pytest.approx(2.0)  # no anchor fitted: standard deviations
+
+
+def test_an_edited_copy_of_a_busy_storys_middle_report_is_found() -> None:
+    """A story is decided by its first and latest reports; a copy is looked for among all its
+    recent reports with vectors, so the copy of the third of six is still a copy."""
+    rule = StoryRule(copy_terms=0.0, copy_cos=0.99, copy_gap=timedelta(days=1), vector_z=None, text_sim=0.0)
+    index = StoryIndex(rule)
+    basis = np.eye(8, dtype=np.float32)
+    for n in range(6):  # six reports of one event, each its own sentence vector
+        features = _features("en", list(basis[n]), {"nvidia", "h20"})
+        index.place(n + 1, features, T0 + timedelta(hours=n))
+    copy = _features("en", list(basis[2] + 0.01 * basis[7]), {"nvidia", "h20"})
+    story, copy_of = index.place(7, copy, T0 + timedelta(hours=7))
+    assert story == 1 and copy_of == 3

@@ -27,9 +27,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pg_crash(workspace: Workspace, pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[Engine]:
+def pg_crash(workspace: Workspace, pg: PgServer, request: pytest.FixtureRequest) -> Iterator[Engine]:
     workspace.write("monitor.toml", MONITOR_TOML)
-    url = pg_server.create_database(f"crash_{request.node.name[:40].lower()}")
+    url = pg.create_database(f"crash_{request.node.name[:40].lower()}")
     open_database(url).dispose()
     workspace.database_url = url
     engine = create_engine(url)

@@ -5,7 +5,6 @@ of the restart. `monitor serve` runs as a subprocess against a loopback HTTP ser
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable
@@ -13,9 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import Workspace
-from tests.pipeline.test_service import Route, Serve, Site, assert_consistent, count, query, serve, site
-
-__all__ = ["serve", "site"]  # the fixtures, shared with the service's tests
+from tests.servicekit import Route, Serve, Site, assert_consistent, count, query, words
 
 SETTINGS = """
 [poll]
@@ -63,15 +60,6 @@ def configure(
             cycle_seconds=cycle_seconds,
             stop_timeout=stop_timeout,
         ),
-    )
-
-
-def words(seed: str, count: int) -> str:
-    """Made-up words, different for every seed: distinct items (items reading alike are one
-    story's near-copies to the monitor, and get no article of their own)."""
-    rng = random.Random(seed)
-    return " ".join(
-        "".join(rng.choice("bcdfghjklmnprstvwz") + rng.choice("aeiou") for _ in range(3)) for _ in range(count)
     )
 
 

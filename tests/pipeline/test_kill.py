@@ -23,7 +23,7 @@ from tests.conftest import Workspace
 from tests.invariants import check_database, query
 from tests.loopback import scripted_server
 from tests.pipeline.test_crash import MONITOR_TOML, feed, held, kill_when, monitor
-from tests.pipeline.test_service import Serve, configure
+from tests.servicekit import Serve, configure
 
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # reads the SQLite file itself
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,28 +22,9 @@ from monitor.storage import open_database
 from monitor.storage.db import MIGRATIONS
 from monitor.storage.tables import Base
 from tests.conftest import Workspace
-from tests.pgserver import ENV_REQUIRE, PgServer, find_bin_dir
+from tests.pgserver import PgServer
 
 ROUNDS, PROCESSES = 3, 4
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[PgServer]:
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
-            pytest.fail(f"{ENV_REQUIRE} is set but PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)")
-        pytest.skip(f"PostgreSQL is not installed (apt-get install postgresql; set {ENV_REQUIRE}=1 to require it)")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail('psycopg is not installed: pip install -e ".[dev]"')
-    server = PgServer(bin_dir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 def head_revision() -> str:

@@ -345,7 +345,7 @@ def test_without_notify_tables_nothing_is_loaded_or_sent(news: Workspace, capsys
 
 @pytest.mark.slow
 def test_the_service_tells_source_health_and_digests_once(workspace: Workspace, inbox: tuple[Inbox, int]) -> None:
-    from tests.pipeline.test_service import SETTINGS, Route, Serve, Site, count
+    from tests.servicekit import SETTINGS, Route, Serve, Site, count
 
     box, port = inbox
     site = Site()

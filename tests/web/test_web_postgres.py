@@ -12,10 +12,7 @@ import pytest
 from monitor.storage.search import ItemSearch
 from tests.conftest import FeedServer, Workspace
 from tests.pgserver import PgServer
-from tests.storage.test_postgres import pg
 from tests.websetup import Site, build_site, serving
-
-__all__ = ["pg"]  # the fixture, shared with the PostgreSQL tests
 
 
 @pytest.fixture

@@ -13,10 +13,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Workspace
-from tests.pipeline.test_service import SETTINGS, Serve, Site, count, serve, site
+from tests.servicekit import SETTINGS, Serve, Site, count
 from tests.websetup import free_port
-
-__all__ = ["serve", "site"]  # the fixtures, shared with the service's tests
 
 
 def configure(workspace: Workspace, listen: str) -> None:

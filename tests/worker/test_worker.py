@@ -228,9 +228,9 @@ class Workers:
 
 
 @pytest.fixture
-def workers(feeds: Feeds, pg_server: PgServer, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Workers]:
+def workers(feeds: Feeds, pg: PgServer, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Workers]:
     root = make_root(tmp_path / "scale", feeds)
-    url = pg_server.create_database(f"workers_{request.node.name[:40].lower()}")
+    url = pg.create_database(f"workers_{request.node.name[:40].lower()}")
     open_database(url).dispose()  # the schema, so that the test can read the tables from the start
     running = Workers(root, url)
     try:
@@ -310,11 +310,11 @@ def test_a_worker_killed_mid_cycle_loses_no_item_and_duplicates_none(
 
 @pytest.mark.slow
 def test_the_health_check_sees_a_live_worker_and_not_a_killed_one(
-    feeds: Feeds, pg_server: PgServer, tmp_path: Path
+    feeds: Feeds, pg: PgServer, tmp_path: Path
 ) -> None:
     root = make_root(tmp_path / "check", feeds)
     (root / "config" / "sources.toml").write_text("", encoding="utf-8")  # nothing to poll
-    url = pg_server.create_database("worker_check")
+    url = pg.create_database("worker_check")
     check = [sys.executable, "-m", "monitor", "--config", str(root / "config"), "worker", "--heartbeat", "1"]
     check += ["--stalled-after", "3", "--check"]
 
@@ -369,7 +369,7 @@ def article_page(title: str) -> bytes:
 
 
 @pytest.mark.slow
-def test_workers_fetch_the_articles_and_judge_every_relevant_item(pg_server: PgServer, tmp_path: Path) -> None:
+def test_workers_fetch_the_articles_and_judge_every_relevant_item(pg: PgServer, tmp_path: Path) -> None:
     """The article and judge jobs: every relevant item gets its article tried and its claims
     judged, by two workers, each article requested once."""
     root = tmp_path / "articles"
@@ -392,7 +392,7 @@ def test_workers_fetch_the_articles_and_judge_every_relevant_item(pg_server: PgS
             server.doc(f"/feed{n}.xml", rss(*entries))
             blocks.append(f'[[source]]\nid = "a{n:02d}"\nurl = "{server.base}/feed{n}.xml"\nkind = "feed"\n')
         (root / "config" / "sources.toml").write_text("\n".join(blocks), encoding="utf-8")
-        url = pg_server.create_database("worker_articles")
+        url = pg.create_database("worker_articles")
         open_database(url).dispose()
         workers = Workers(root, url)
         try:
