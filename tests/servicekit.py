@@ -138,6 +138,8 @@ class Serve:
 
     def start(self) -> Serve:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        if not self.workspace.database_url.startswith("sqlite"):  # the PostgreSQL pass: the workspace's database
+            env["MONITOR_DATABASE_URL"] = self.workspace.database_url
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "--log-level", "info", "serve"],
@@ -185,6 +187,8 @@ def configure(workspace: Workspace, *, digest_cron: str = "0 7 * * *", stop_time
 
 
 def query(workspace: Workspace, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    if workspace.database_url.startswith("postgresql"):  # the PostgreSQL pass (tests/conftest.py)
+        return _query_postgres(workspace.database_url, sql, params)
     if not workspace.database.exists():
         return []
     conn = sqlite3.connect(workspace.database, timeout=10)
@@ -194,6 +198,18 @@ def query(workspace: Workspace, sql: str, *params: Any) -> list[tuple[Any, ...]]
         return []
     finally:
         conn.close()
+
+
+def _query_postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        try:
+            return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params).fetchall()]
+        except psycopg.errors.UndefinedTable:  # the schema is not there yet
+            return []
 
 
 def count(workspace: Workspace, sql: str, *params: Any) -> int:

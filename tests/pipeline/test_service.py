@@ -222,6 +222,7 @@ def test_json_log_lines_lift_key_value_pairs() -> None:
     assert entry["at"].endswith("Z")
 
 
+@pytest.mark.sqlite_only  # ends with PRAGMA integrity_check on the file
 @pytest.mark.slow
 def test_sources_are_polled_on_their_intervals(
     site: Site, workspace: Workspace, serve: Callable[..., Serve], capsys: pytest.CaptureFixture[str]
