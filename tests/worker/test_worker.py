@@ -12,8 +12,10 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -192,7 +194,8 @@ class Workers:
                 connection.execute(
                     text(
                         "SELECT id, task_name, status, attempts, args FROM procrastinate.procrastinate_jobs "
-                        "WHERE status IN ('todo', 'doing') AND task_name NOT IN ('monitor.tick', 'monitor.retry_stalled')"
+                        "WHERE status IN ('todo', 'doing') "
+                        "AND task_name NOT IN ('monitor.tick', 'monitor.retry_stalled')"
                     )
                 ).all()
             )
@@ -309,9 +312,7 @@ def test_a_worker_killed_mid_cycle_loses_no_item_and_duplicates_none(
 
 
 @pytest.mark.slow
-def test_the_health_check_sees_a_live_worker_and_not_a_killed_one(
-    feeds: Feeds, pg: PgServer, tmp_path: Path
-) -> None:
+def test_the_health_check_sees_a_live_worker_and_not_a_killed_one(feeds: Feeds, pg: PgServer, tmp_path: Path) -> None:
     root = make_root(tmp_path / "check", feeds)
     (root / "config" / "sources.toml").write_text("", encoding="utf-8")  # nothing to poll
     url = pg.create_database("worker_check")
@@ -342,6 +343,9 @@ def test_the_health_check_sees_a_live_worker_and_not_a_killed_one(
         proc.wait()
     time.sleep(4)  # past --stalled-after: its last heartbeat is stale
     assert not healthy()
+    alive = Path(tempfile.gettempdir()) / f"monitor-worker-{socket.gethostname()}-{proc.pid}.alive"
+    assert alive.exists()  # killed: nothing removed it; the check went by its age
+    alive.unlink()
 
 
 def test_a_worker_on_sqlite_is_refused_with_a_clear_line(workspace: Any) -> None:
@@ -365,7 +369,8 @@ def article_page(title: str) -> bytes:
     text = " ".join(
         f"{title}: the US Commerce Department's export controls on Nvidia chips to China, part {k}." for k in range(8)
     )
-    return f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p></article></body></html>".encode()
+    body = f"<body><article><h1>{title}</h1><p>{text}</p></article></body>"
+    return f"<html><head><title>{title}</title></head>{body}</html>".encode()
 
 
 @pytest.mark.slow
