@@ -69,7 +69,7 @@ def feed_with_articles(site: Site, name: str, items: int, *, delay: float) -> st
     entries = []
     for n in range(items):
         path = f"/a/{name}-{n}.html"
-        title = f"{name} {n}: US export controls on AI chips, {words(f'{name}{n}', 5)}"
+        title = f"{name} {n}: US export controls on AI chips, {words(f'{name}{n}', 2)}"
         site.routes[path] = Route(
             body=ARTICLE.format(
                 title=title, body=f"Export controls on Nvidia chips: {words(f'{name}{n} article', 60)}"
@@ -79,7 +79,7 @@ def feed_with_articles(site: Site, name: str, items: int, *, delay: float) -> st
         )
         entries.append(
             f"<item><title>{title}</title><link>{site.url(path)}</link><guid>{name}-{n}</guid>"
-            f"<description>{words(f'{name}{n} summary', 12)}.</description>"
+            f"<description>{words(f'{name}{n} summary', 4)}.</description>"
             f"<pubDate>Tue, 15 Jul 2025 08:{n % 60:02d}:00 GMT</pubDate></item>"
         )
     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>{"".join(entries)}</channel></rss>'
@@ -119,7 +119,10 @@ def test_a_slow_article_source_does_not_hold_up_a_fast_one(
 
     fast = site.gaps("/fast.xml")
     assert len(fast) >= 8, fast
-    assert max(fast) < 4.5, fast  # a cycle: the share (1 s) and the downloads under way (2 s)
+    # a cycle: the share (1 s) and the downloads under way (2 s); the first one also starts the
+    # encoder (about a second here) and embeds the cycle's new relevant items for stories and judge
+    assert max(fast[1:]) < 4.5, fast
+    assert fast[0] < 6.0, fast
     assert sorted(fast)[len(fast) // 2] < 3.0, fast
     assert len(site.hits["/slow.xml"]) == 1  # not polled again: its leftovers were caught up on
     # oldest first: the per-host workers (2) start them in order, so two begun together may
