@@ -224,7 +224,8 @@ def status(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[s
 
 
 def assert_consistent(workspace: Workspace) -> None:
-    assert query(workspace, "PRAGMA integrity_check") == [("ok",)]
-    assert query(workspace, "PRAGMA foreign_key_check") == []
+    if not workspace.database_url.startswith("postgresql"):  # SQLite's own checks of its file
+        assert query(workspace, "PRAGMA integrity_check") == [("ok",)]
+        assert query(workspace, "PRAGMA foreign_key_check") == []
     assert query(workspace, "SELECT name FROM lock") == []  # released on the way out
     assert count(workspace, "SELECT count(*) FROM cycle WHERE finished_at IS NULL") == 0

@@ -160,11 +160,11 @@ def test_work_cut_by_a_stop_is_done_within_a_tick_of_the_restart(
     second = serve("second")
     second.wait_for("the service's start", lambda: "event=start" in second.output())
     began = time.monotonic()
-    unjudged = "SELECT count(*) FROM item WHERE relevant = 1 AND duplicate_of IS NULL AND matched_at IS NULL"
+    unjudged = "SELECT count(*) FROM item WHERE relevant AND duplicate_of IS NULL AND matched_at IS NULL"
     second.wait_for("the cut work", lambda: count(workspace, unfinished) == 0 and count(workspace, unjudged) == 0)
     assert time.monotonic() - began < 20  # within the first tick (20 s): not an hour later
     second.wait_for("the source scheduled", lambda: query(workspace, "SELECT next_poll_at FROM source") != [(None,)])
     assert second.stop() == 0
     assert count(workspace, "SELECT count(*) FROM item") == 12  # nothing stored twice
-    assert count(workspace, "SELECT count(*) FROM item WHERE relevant = 1 AND matched_at IS NOT NULL") > 0
+    assert count(workspace, "SELECT count(*) FROM item WHERE relevant AND matched_at IS NOT NULL") > 0
     assert_consistent(workspace)
