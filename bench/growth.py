@@ -39,7 +39,7 @@ from monitor.config import load_registry
 from monitor.judge.judge import Judge
 from monitor.keep.clustering import IndexCache, cluster_pending
 from monitor.keep.dedupe import plan_batch
-from monitor.pipeline.match import embed_items, match_items, stored_vectors
+from monitor.pipeline.match import embedding_lookup, match_items, stored_vectors
 from monitor.records import ItemIntent
 from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
@@ -134,16 +134,11 @@ def store_batch(repo: SqlRepository, intents: list[ItemIntent]) -> None:
 
 def cluster_new(repo: SqlRepository, judge: Judge) -> bool:
     """Near-duplicates and stories of the new items, as `pipeline.cluster_and_match` does (the
-    judge's vectors already stored: `embed_new`); False when the monitor has none."""
+    judge's vectors of the relevant originals embedded, at no cost, and stored as clustering asks
+    for them: their reading is counted here); False when the monitor has none."""
     cache = _INDEXES.setdefault(id(repo), IndexCache())
-    cluster_pending(repo, cache, NOW, vectors=stored_vectors(repo, judge))
+    cluster_pending(repo, cache, NOW, vectors=embedding_lookup(repo, judge, NOW))
     return True
-
-
-def embed_new(repo: SqlRepository, judge: Judge) -> None:
-    """The judge's vectors of the new relevant items, stored: the judge's own work, which the
-    cluster step then reads (counted with `match` here)."""
-    embed_items(repo, judge, NOW)
 
 
 _INDEXES: dict[int, IndexCache] = {}
@@ -174,10 +169,9 @@ def measure_growth(
         new = sum(len(b) for b in batches)
         relevant = sum(1 for b in batches for i in b if i.relevant) or 1
         store_s = _cpu(lambda: _store_all(repo, batches))  # noqa: B023 - called at once
-        embed_s = _cpu(lambda: embed_new(repo, judge))
         has_cluster = [False]
         cluster_s = _cpu(lambda: has_cluster.__setitem__(0, cluster_new(repo, judge)))  # noqa: B023
-        match_s = embed_s + _cpu(lambda: match_items(repo, judge, NOW))
+        match_s = _cpu(lambda: match_items(repo, judge, NOW))
         cluster_us = cluster_s / new * 1e6 if has_cluster[0] else None
         relevant_us = cluster_s / relevant * 1e6 if has_cluster[0] else None
         measured.append(Growth(stored, store_s / new * 1e6, cluster_us, match_s / new * 1e6, relevant_us))

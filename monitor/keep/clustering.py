@@ -8,7 +8,8 @@ same for a cycle's items given in chunks, and `cluster_pending` feeds it from st
 a time, so of a cycle's items only ids, dates and stories (a few dozen bytes each) are held at
 once beside one chunk's texts. `load_indexes` rebuilds the indexes from storage (stored
 signatures; no text is re-hashed for near-duplicates) over their windows. Vectors are the
-judge's stored sentence vectors (`VectorLookup`): only relevant items have them, and the rest
+judge's sentence vectors (`VectorLookup`, which may embed what it is asked for): only relevant
+originals have them (a copy MinHash finds is never asked for, so never embedded), and the rest
 are compared by their words alone.
 
 Each item's text is folded once; its signature and its story features are both taken from that,
@@ -123,12 +124,18 @@ class ClusterRun:
         self.indexes = indexes
         self._story_of: dict[int, int] = {}
 
-    def cluster(self, items: Sequence[Clusterable], vectors: Vectors | None = None) -> list[ClusterUpdate]:
+    def cluster(
+        self, items: Sequence[Clusterable], vectors: Vectors | VectorLookup | None = None
+    ) -> list[ClusterUpdate]:
+        """`vectors`: the items' vectors, or what looks them up; either way only originals that
+        MinHash finds no copy of are given theirs (a copy joins its root's story whatever its
+        vectors say), so a lookup that embeds embeds no copy."""
         ordered = _in_order(items)
         folded = [fold_text(f"{i.title}\n{_body(i)}") for i in ordered]
         near = self._near_copies(ordered, folded)
-        vectors = vectors or {}
-        return [self._place(item, text, near, vectors.get(item.id)) for item, text in zip(ordered, folded, strict=True)]
+        wanted = [i.id for i in ordered if i.duplicate_of is None and near.get(i.id, (None, None))[1] is None]
+        found = _wanted_vectors(vectors, wanted)
+        return [self._place(item, text, near, found.get(item.id)) for item, text in zip(ordered, folded, strict=True)]
 
     def _near_copies(
         self, ordered: Sequence[Clusterable], folded: Sequence[str]
@@ -172,14 +179,15 @@ def cluster_pending(
     """Near-duplicates and stories of every item not clustered yet, `chunk` (or a few more) at a
     time, each chunk saved before the next is loaded (one chunk's texts in memory, however large
     the cycle), in `chunks_in_order`, so the results are those of clustering them all at once.
-    The indexes are loaded only if there is work. With `vectors`, items that have stored
-    vectors are compared by them too. Returns how many items were clustered."""
+    The indexes are loaded only if there is work. With `vectors`, originals that have vectors
+    are compared by them too (asked for after MinHash has found the chunk's copies). Returns how
+    many items were clustered."""
     run: ClusterRun | None = None
     done = 0
     for ids in chunks_in_order(store.pending_clusters(), chunk):
         run = run or ClusterRun(cache.get(store, vectors))
         items = store.items_to_cluster(ids)
-        store.save_clusters(run.cluster(items, vectors(ids) if vectors is not None else None), at)
+        store.save_clusters(run.cluster(items, vectors), at)
         done += len(items)
     return done
 
@@ -226,6 +234,14 @@ def _in_order(items: Sequence[Clusterable]) -> list[Clusterable]:
             tied.sort(key=lambda i: is_reprint(_body(i)))  # stable: by id within each kind
         ordered += tied
     return ordered
+
+
+def _wanted_vectors(vectors: Vectors | VectorLookup | None, wanted: Sequence[int]) -> Vectors:
+    if vectors is None or not wanted:
+        return {}
+    if callable(vectors):
+        return vectors(wanted)
+    return {item_id: vectors[item_id] for item_id in wanted if item_id in vectors}
 
 
 def _features(item: Clusterable, body: str, folded: str | None, rows: NDArray[np.float32] | None) -> StoryFeatures:

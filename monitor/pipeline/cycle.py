@@ -32,7 +32,7 @@ from monitor.keep.dedupe import plan_batch
 from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline.digest import write_markdown
 from monitor.pipeline.lifeline import die_with_parent
-from monitor.pipeline.match import embed_items, match_items, stored_vectors
+from monitor.pipeline.match import embedding_lookup, match_items
 from monitor.pipeline.metrics import Metrics
 from monitor.pipeline.prepare import PreparedBatch, prepare_batch, prepare_in_worker
 from monitor.records import (
@@ -307,13 +307,12 @@ def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatche
 
 
 def cluster_and_match(cycle: Cycle, *, chunk: int = 2000) -> None:
-    """After every source of a cycle is stored: the judge's vectors for the new relevant items,
-    near-duplicates and stories for the new items (oldest first, so a copy points at its
-    original; relevant ones compared by those vectors too), then the claims (from the vectors
-    stored: nothing is embedded twice); `chunk` items at a time, each chunk stored before the
-    next is loaded, so memory does not grow with the cycle."""
-    embed_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk)
-    lookup = stored_vectors(cycle.repo, cycle.judge)
+    """After every source of a cycle is stored: near-duplicates and stories for the new items
+    (oldest first, so a copy points at its original; relevant originals compared by the judge's
+    vectors too, embedded as clustering asks for them), then the claims (from the vectors
+    stored: nothing is embedded twice, and no near copy at all); `chunk` items at a time, each
+    chunk stored before the next is loaded, so memory does not grow with the cycle."""
+    lookup = embedding_lookup(cycle.repo, cycle.judge, cycle.clock())
     cluster_pending(cycle.repo, cycle.indexes, cycle.clock(), chunk=chunk, vectors=lookup)
     match_items(cycle.repo, cycle.judge, cycle.clock(), chunk=chunk, verifier=cycle.verifier, metrics=cycle.metrics)
 
@@ -350,23 +349,32 @@ def _usable(source: Source, prepared: PreparedBatch) -> PreparedBatch:
     return prepared
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def parse_pool(cycle: Cycle, sources: int) -> Iterator[Cycle]:
-    """The cycle with worker processes to parse in, one per core, for a cycle of many sources on
-    a machine of several cores; else the cycle as it is. The workers end with the block."""
-    cores = os.cpu_count() or 1
+    """The cycle with worker processes to parse in, one per core but the one this process keeps
+    busy (it fetches, stores and clusters: more workers would only take turns with it on the
+    cores, each at ~55 MB), for a cycle of many sources on a machine of several cores; else the
+    cycle as it is. The workers end with the block."""
+    cores = usable_cores()
     if cycle.parser is not None or cores < 2 or sources < PARSE_POOL_MIN_SOURCES:
         yield cycle
         return
     # spawn, not fork: this process has threads (asyncio.to_thread, heartbeats) that fork would copy mid-lock.
     # Workers end with this process, also when it is killed (monitor.pipeline.lifeline).
     pool = ProcessPoolExecutor(
-        max_workers=cores,
+        max_workers=cores - 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=die_with_parent,
         initargs=(os.getpid(),),
     )
-    log.debug("preparing %d sources in %d worker processes", sources, cores)
+    log.debug("preparing %d sources in %d worker processes", sources, cores - 1)
     try:
         yield dataclasses.replace(cycle, parser=pool)
     finally:

@@ -1,6 +1,7 @@
-"""The judge's part of a cycle: embed the relevant items once (their vectors stored, for stories
-and for the judge), judge them against the claims, and let the verifier settle the judge's
-candidates where one is configured. A chunk at a time, so memory does not grow with the cycle.
+"""The judge's part of a cycle: embed the relevant originals once, as clustering asks for them
+(their vectors stored, for stories and for the judge), judge them against the claims, and let
+the verifier settle the judge's candidates where one is configured. A chunk at a time, so
+memory does not grow with the cycle.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ from monitor.storage import SqlRepository
 from monitor.storage.vectors import StoredVectors
 
 
-def embed_items(repo: SqlRepository, judge: Judge, now: datetime, *, chunk: int = 500) -> int:
-    """Embed and store the sentences of the relevant items the judge has still to judge (a
-    chunk at a time), so that stories can compare them before the judge reads them; returns
-    how many items were looked at. Nothing is embedded without an encoder."""
-    if judge.encoder is None:
-        return 0
-    count, after = 0, None
-    while items := repo.items_to_match(after=after, limit=chunk):
-        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
-        item_vectors(repo, judge, [i.id for i in items], readings, now)
-        count, after = count + len(items), items[-1].id
-    return count
+def embedding_lookup(repo: SqlRepository, judge: Judge, now: datetime) -> VectorLookup | None:
+    """What stories read of the judge's vectors (None without an encoder): of the items asked
+    for, the relevant ones the judge has still to judge are read, embedded and stored first, so
+    the judge reuses their vectors; then the stored vectors of all of them. Clustering asks only
+    for originals, so the near copies MinHash finds (which the judge never judges) are never
+    embedded."""
+    stored = stored_vectors(repo, judge)
+    if stored is None:
+        return None
+
+    def lookup(ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if items := repo.items_to_match(ids=ids):
+            readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+            item_vectors(repo, judge, [i.id for i in items], readings, now)
+        return dict(stored(ids))
+
+    return lookup
 
 
 def stored_vectors(repo: SqlRepository, judge: Judge) -> VectorLookup | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from monitor.records import Decision, StoredFlag, StoredItem, Verification, VerifierAnswer, VerifierOutcome
 from monitor.storage.db import in_chunks
 from monitor.storage.rows import item_record
-from monitor.storage.tables import FlagRow, ItemRow, VerdictRow
+from monitor.storage.tables import FlagRow, ItemRow, VerdictRow, table_of
 
 REVIEWED = ("confirmed", "dismissed")
 
@@ -63,10 +63,11 @@ class FlagStore:
         pending: bool = False,
         after: int | None = None,
         limit: int | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[StoredItem]:
         """Relevant original items not matched yet (or all of them, `again`; with `pending`,
         also those the verifier has questions on), by id: those after the id `after`, at most
-        `limit` of them (a next call goes on after the last)."""
+        `limit` of them (a next call goes on after the last); with `ids`, among those alone."""
 
         query = select(ItemRow).where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None))
         if source_id is not None:
@@ -78,8 +79,10 @@ class FlagStore:
             query = query.where(or_(waiting, ItemRow.verify_pending.is_(True)) if pending else waiting)
         if after is not None:
             query = query.where(ItemRow.id > after)
+        parts = [query] if ids is None else [query.where(ItemRow.id.in_(part)) for part in in_chunks(sorted(ids))]
         with self.session() as session:
-            return [item_record(row) for row in session.scalars(query.order_by(ItemRow.id).limit(limit))]
+            rows = [row for part in parts for row in session.scalars(part.order_by(ItemRow.id).limit(limit))]
+        return [item_record(row) for row in rows[:limit]]
 
     def save_matches(
         self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime, pending: Collection[int] = ()
@@ -123,7 +126,7 @@ class FlagStore:
             for part in in_chunks(stale):
                 session.execute(delete(FlagRow).where(FlagRow.id.in_(part)))
             if new:
-                session.execute(insert(FlagRow), new)
+                session.execute(insert(table_of(FlagRow)), new)
             waiting = set(pending)
             for part in in_chunks(ids):
                 for flagged in (True, False):
@@ -175,7 +178,7 @@ class FlagStore:
         with self.session() as session, session.begin():
             for part in in_chunks([r["key"] for r in rows]):
                 session.execute(delete(VerdictRow).where(VerdictRow.key.in_(part)))
-            session.execute(insert(VerdictRow), rows)
+            session.execute(insert(table_of(VerdictRow)), rows)
 
     def list_flags(
         self,

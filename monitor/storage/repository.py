@@ -33,7 +33,7 @@ from monitor.storage.flags import FlagStore
 from monitor.storage.notifications import NotificationStore
 from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, UTCDateTime
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, UTCDateTime, table_of
 from monitor.storage.vectors import VectorStore
 
 
@@ -214,7 +214,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
         ]
         # One executemany, then the ids by (source, guid), unique: RETURNING the ids in parameter
         # order makes SQLAlchemy send one statement per row on SQLite, 2-3 times slower.
-        session.execute(insert(ItemRow), rows)
+        session.execute(insert(table_of(ItemRow)), rows)
         found: dict[tuple[str, str], int] = {}
         for source_id in {p.intent.source_id for p in planned}:
             guids = [p.intent.guid for p in planned if p.intent.source_id == source_id]

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.storage.db import in_chunks
-from monitor.storage.tables import ItemVectorRow
+from monitor.storage.tables import ItemVectorRow, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class VectorStore:
             for part in in_chunks([v.item_id for v in vectors]):
                 session.execute(delete(ItemVectorRow).where(ItemVectorRow.item_id.in_(part)))
             session.execute(
-                insert(ItemVectorRow),
+                insert(table_of(ItemVectorRow)),
                 [
                     {
                         "item_id": v.item_id,
