@@ -25,6 +25,7 @@ from pathlib import Path
 DEV = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "items.jsonl"
 NOW = datetime(2025, 9, 1, 12, tzinfo=UTC)
 LANGS = (("en", 0.6), ("zh-Hans", 0.25), ("zh-Hant", 0.15))
+ON_TOPIC = 0.35  # the share of items built from the dev corpus
 
 EN_WORDS = [
     "market",
@@ -148,19 +149,35 @@ def _filler(rng: random.Random, lang: str, words: int) -> str:
     return (text.translate(ZH_TRAD) if lang == "zh-Hant" else text) + "。"
 
 
+def _off_topic(rng: random.Random, lang: str, stamp: str) -> tuple[str, list[str]]:
+    title = _filler(rng, lang, rng.randint(6, 10)).rstrip(".。") + f" {stamp}"
+    return title, [_filler(rng, lang, rng.randint(10, 20)) for _ in range(rng.randint(1, 3))]
+
+
 def _entry(
-    rng: random.Random, lang: str, host: str, feed_no: int, n: int, dev: dict[str, list[tuple[str, list[str]]]]
+    rngs: tuple[random.Random, random.Random],
+    lang: str,
+    host: str,
+    feed_no: int,
+    n: int,
+    dev: dict[str, list[tuple[str, list[str]]]],
+    on_topic: float = ON_TOPIC,
 ) -> _Entry:
-    """One item: on topic (built from a dev corpus item) about a third of the time."""
+    """One item: on topic (built from a dev corpus item) with probability `on_topic` (at most
+    `ON_TOPIC`, about a third), else filler. The main generator draws as for `ON_TOPIC`; an item
+    it makes on topic becomes filler with probability 1 - on_topic / ON_TOPIC, drawn from the
+    second generator, so a lower share leaves every other draw (languages, copies) as it was."""
+    rng, alt = rngs
     stamp = f"{feed_no}-{n}"
     sep = " " if lang == "en" else ""
-    if rng.random() < 0.35 and dev[lang]:
+    if rng.random() < ON_TOPIC and dev[lang]:
         title, sentences = rng.choice(dev[lang])
         chosen = rng.sample(sentences, k=min(len(sentences), rng.randint(1, 3)))
         title = f"{title} ({stamp})" if lang == "en" else f"{title}（{stamp}）"
+        if alt.random() >= on_topic / ON_TOPIC:
+            title, chosen = _off_topic(alt, lang, stamp)
     else:
-        title = _filler(rng, lang, rng.randint(6, 10)).rstrip(".。") + f" {stamp}"
-        chosen = [_filler(rng, lang, rng.randint(10, 20)) for _ in range(rng.randint(1, 3))]
+        title, chosen = _off_topic(rng, lang, stamp)
     chosen.append(_filler(rng, lang, 8) + (f" Ref {stamp}." if lang == "en" else f"编号{stamp}。"))
     link = f"http://{host}/news/{feed_no}/{n}.html?utm_source=rss&utm_medium=feed"
     body = sep.join(escape(s) for s in chosen)
@@ -206,9 +223,15 @@ def hosts(count: int) -> list[str]:
     return [f"127.0.{(n + 2) // 256}.{(n + 2) % 256}" for n in range(count)]
 
 
-def generate(port: int, feeds: int = 500, items: int = 50, host_count: int = 50, seed: int = 9) -> list[Feed]:
-    """`feeds` feeds of `items` items each, spread over `host_count` loopback hosts at `port`."""
-    rng = random.Random(seed)
+def generate(
+    port: int, feeds: int = 500, items: int = 50, host_count: int = 50, seed: int = 9, on_topic: float = ON_TOPIC
+) -> list[Feed]:
+    """`feeds` feeds of `items` items each, spread over `host_count` loopback hosts at `port`;
+    `on_topic`: the share of items built from the dev corpus (0: every item filler; at most
+    `ON_TOPIC`, the default)."""
+    if not 0 <= on_topic <= ON_TOPIC:
+        raise ValueError(f"on_topic must be within 0 and {ON_TOPIC}")
+    rng, alt = random.Random(seed), random.Random(seed + 1)
     dev = _dev_sentences()
     addresses = hosts(host_count)
     made: list[Feed] = []
@@ -217,7 +240,7 @@ def generate(port: int, feeds: int = 500, items: int = 50, host_count: int = 50,
         host = addresses[feed_no % len(addresses)]
         lang = rng.choices([lang for lang, _ in LANGS], [w for _, w in LANGS])[0]
         kind = "atom" if feed_no % 2 else "rss"
-        entries = [_entry(rng, lang, host, feed_no, n, dev) for n in range(items)]
+        entries = [_entry((rng, alt), lang, host, feed_no, n, dev, on_topic) for n in range(items)]
         for entry in entries:
             if earlier and rng.random() < 0.1:  # a copy of an earlier feed's item: same link, or same text
                 other = rng.choice(earlier)

