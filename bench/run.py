@@ -396,7 +396,7 @@ def _judged_rows(res: Results, runs: list[dict[str, Any]] | str, args: argparse.
         "judge per relevant item in the end-to-end run, apart from ingest",
         f"{per_item * 1e3:,.0f}",
         "ms/item",
-        f"embed_items + match_items in that run, less the judge's start "
+        f"the embedding lookup + match_items in that run, less the judge's start "
         f"({median([j['start_seconds'] for j in judge]):.1f} s): {median([j['judged'] for j in judge]):.0f} items; "
         f"judge in all {total:.1f} s wall ({median([j['cpu_seconds'] for j in judge]):.1f} s CPU), "
         f"the rest of the first run (ingest) {seconds - total:.1f} s of {seconds:.1f} s",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, Select, func, insert, literal, or_, select, text, update
+from sqlalchemy import Engine, Select, bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -49,6 +49,33 @@ class ConfiguredSource(Protocol):
     def kind(self) -> str: ...
     @property
     def name(self) -> str | None: ...
+
+
+_SOURCES = table_of(SourceRow)
+# Statements of every poll, built once (Core, on the table: an ORM `update(SourceRow)` also
+# works out which loaded objects it changes, for each source of every cycle).
+_RECORD_SUCCESS = (
+    update(_SOURCES)
+    .where(_SOURCES.c.id == bindparam("source"))
+    .values(
+        {
+            name: bindparam(f"new_{name}")
+            for name in (
+                "etag",
+                "last_modified",
+                "last_polled_at",
+                "last_success_at",
+                "last_status",
+                "consecutive_errors",
+                "last_error",
+                "failing_since",
+            )
+        }
+    )
+)
+_SCHEDULE_POLL = (
+    update(_SOURCES).where(_SOURCES.c.id == bindparam("source")).values(next_poll_at=bindparam("new_next_poll_at"))
+)
 
 
 class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore):
@@ -116,27 +143,26 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
         The next poll is not set here but by `schedule_polls`, once the items' follow-up work
         (articles, judging) is done or handed on: a poll cut short stays due."""
         session.execute(
-            update(SourceRow)
-            .where(SourceRow.id == source_id)
-            .values(
-                etag=etag,
-                last_modified=last_modified,
-                last_polled_at=at,
-                last_success_at=at,
-                last_status=status,
-                consecutive_errors=0,
-                last_error=None,
-                failing_since=None,
-            )
+            _RECORD_SUCCESS,
+            {
+                "source": source_id,
+                "new_etag": etag,
+                "new_last_modified": last_modified,
+                "new_last_polled_at": at,
+                "new_last_success_at": at,
+                "new_last_status": status,
+                "new_consecutive_errors": 0,
+                "new_last_error": None,
+                "new_failing_since": None,
+            },
         )
 
     def schedule_polls(self, next_polls: Mapping[str, datetime]) -> None:
-        """Set each source's next poll, in one transaction."""
+        """Set each source's next poll, in one transaction (one executemany)."""
         if not next_polls:
             return
         with self.session() as session, session.begin():
-            for source_id, at in next_polls.items():
-                session.execute(update(SourceRow).where(SourceRow.id == source_id).values(next_poll_at=at))
+            session.execute(_SCHEDULE_POLL, [{"source": s, "new_next_poll_at": at} for s, at in next_polls.items()])
 
     def record_error(self, source_id: str, *, at: datetime, message: str, next_poll_at: datetime | None = None) -> None:
         with self.session() as session, session.begin():
