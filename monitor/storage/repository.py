@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, Select, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import Engine, Select, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -31,9 +31,10 @@ from monitor.storage.dedupe_locks import lock_dedupe_keys
 from monitor.storage.deliveries import DigestStore
 from monitor.storage.flags import FlagStore
 from monitor.storage.notifications import NotificationStore
+from monitor.storage.polls import PollStore
 from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, UTCDateTime, table_of
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, table_of
 from monitor.storage.vectors import VectorStore
 
 
@@ -51,34 +52,7 @@ class ConfiguredSource(Protocol):
     def name(self) -> str | None: ...
 
 
-_SOURCES = table_of(SourceRow)
-# Statements of every poll, built once (Core, on the table: an ORM `update(SourceRow)` also
-# works out which loaded objects it changes, for each source of every cycle).
-_RECORD_SUCCESS = (
-    update(_SOURCES)
-    .where(_SOURCES.c.id == bindparam("source"))
-    .values(
-        {
-            name: bindparam(f"new_{name}")
-            for name in (
-                "etag",
-                "last_modified",
-                "last_polled_at",
-                "last_success_at",
-                "last_status",
-                "consecutive_errors",
-                "last_error",
-                "failing_since",
-            )
-        }
-    )
-)
-_SCHEDULE_POLL = (
-    update(_SOURCES).where(_SOURCES.c.id == bindparam("source")).values(next_poll_at=bindparam("new_next_poll_at"))
-)
-
-
-class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore):
+class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore, PollStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
@@ -128,57 +102,6 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
         (`source_states` counts every source's items, a scan of the item table)."""
         with self.session() as session:
             return [state_record(row, 0) for row in session.scalars(select(SourceRow).order_by(SourceRow.id))]
-
-    def record_success(
-        self,
-        session: Session,
-        source_id: str,
-        *,
-        at: datetime,
-        status: str,
-        etag: str | None,
-        last_modified: str | None,
-    ) -> None:
-        """Mark a download stored; called inside the batch's transaction so both land together.
-        The next poll is not set here but by `schedule_polls`, once the items' follow-up work
-        (articles, judging) is done or handed on: a poll cut short stays due."""
-        session.execute(
-            _RECORD_SUCCESS,
-            {
-                "source": source_id,
-                "new_etag": etag,
-                "new_last_modified": last_modified,
-                "new_last_polled_at": at,
-                "new_last_success_at": at,
-                "new_last_status": status,
-                "new_consecutive_errors": 0,
-                "new_last_error": None,
-                "new_failing_since": None,
-            },
-        )
-
-    def schedule_polls(self, next_polls: Mapping[str, datetime]) -> None:
-        """Set each source's next poll, in one transaction (one executemany)."""
-        if not next_polls:
-            return
-        with self.session() as session, session.begin():
-            session.execute(_SCHEDULE_POLL, [{"source": s, "new_next_poll_at": at} for s, at in next_polls.items()])
-
-    def record_error(self, source_id: str, *, at: datetime, message: str, next_poll_at: datetime | None = None) -> None:
-        with self.session() as session, session.begin():
-            session.execute(
-                update(SourceRow)
-                .where(SourceRow.id == source_id)
-                .values(
-                    last_polled_at=at,
-                    last_status="error",
-                    consecutive_errors=SourceRow.consecutive_errors + 1,
-                    last_error=message,
-                    last_error_at=at,
-                    next_poll_at=next_poll_at,
-                    failing_since=func.coalesce(SourceRow.failing_since, literal(at, UTCDateTime())),
-                )
-            )
 
     # -- items ---------------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""A source's poll in the database: its success (inside the batch's transaction), its error,
+and the next poll of each source of a cycle. Mixed into SqlRepository.
+
+The statements run for every source of every cycle, so they are built once, in Core on the
+table: an ORM `update(SourceRow)` also works out which loaded objects it changes, and a cycle
+of 304s spent most of its database time on that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, literal, update
+from sqlalchemy.orm import Session
+
+from monitor.storage.tables import SourceRow, UTCDateTime, table_of
+
+_SOURCES = table_of(SourceRow)
+_RECORD_SUCCESS = (
+    update(_SOURCES)
+    .where(_SOURCES.c.id == bindparam("source"))
+    .values(
+        {
+            name: bindparam(f"new_{name}")
+            for name in (
+                "etag",
+                "last_modified",
+                "last_polled_at",
+                "last_success_at",
+                "last_status",
+                "consecutive_errors",
+                "last_error",
+                "failing_since",
+            )
+        }
+    )
+)
+_SCHEDULE_POLL = (
+    update(_SOURCES).where(_SOURCES.c.id == bindparam("source")).values(next_poll_at=bindparam("new_next_poll_at"))
+)
+
+
+class PollStore:
+    """Mixed into SqlRepository: the sources' poll bookkeeping."""
+
+    def session(self) -> Session:  # provided by SqlRepository
+        raise NotImplementedError
+
+    def record_success(
+        self,
+        session: Session,
+        source_id: str,
+        *,
+        at: datetime,
+        status: str,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> None:
+        """Mark a download stored; called inside the batch's transaction so both land together.
+        The next poll is not set here but by `schedule_polls`, once the items' follow-up work
+        (articles, judging) is done or handed on: a poll cut short stays due."""
+        session.execute(
+            _RECORD_SUCCESS,
+            {
+                "source": source_id,
+                "new_etag": etag,
+                "new_last_modified": last_modified,
+                "new_last_polled_at": at,
+                "new_last_success_at": at,
+                "new_last_status": status,
+                "new_consecutive_errors": 0,
+                "new_last_error": None,
+                "new_failing_since": None,
+            },
+        )
+
+    def schedule_polls(self, next_polls: Mapping[str, datetime]) -> None:
+        """Set each source's next poll, in one transaction (one executemany)."""
+        if not next_polls:
+            return
+        with self.session() as session, session.begin():
+            session.execute(_SCHEDULE_POLL, [{"source": s, "new_next_poll_at": at} for s, at in next_polls.items()])
+
+    def record_error(self, source_id: str, *, at: datetime, message: str, next_poll_at: datetime | None = None) -> None:
+        with self.session() as session, session.begin():
+            session.execute(
+                update(SourceRow)
+                .where(SourceRow.id == source_id)
+                .values(
+                    last_polled_at=at,
+                    last_status="error",
+                    consecutive_errors=SourceRow.consecutive_errors + 1,
+                    last_error=message,
+                    last_error_at=at,
+                    next_poll_at=next_poll_at,
+                    failing_since=func.coalesce(SourceRow.failing_since, literal(at, UTCDateTime())),
+                )
+            )
