@@ -33,6 +33,22 @@ def _loopback_only(address: Any) -> None:
             raise OSError(f"tests may not reach {host}: loopback only") from None
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shared_lookups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One CC-CEDICT cache for the session (`monitor.text.cedict.built`), for every test and the
+    processes they start: the lookups are built once, not by each command a test runs, nor kept
+    in each test's storage directory. Tests of the cache set their own."""
+    from monitor.text.cedict import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("lookups"))
+    yield
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Block every connection that is not to a loopback address."""

@@ -25,6 +25,7 @@ from monitor.config import Config, load_config, resolve_config_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import configure_logging
 from monitor.storage import close_databases
+from monitor.text.cedict import keep_lookups_in
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_BUSY = 3  # another process holds the database lock
@@ -116,6 +117,7 @@ def _run(options: Globals, command: str, work: Command, params: dict[str, Any]) 
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    keep_lookups_in(config.storage_dir / "cache")
     configured = config.settings.log
     if configured.level or configured.format == "json":  # the command line wins over [log]
         configure_logging(

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from monitor.text.cedict import read_lines
+from monitor.text.cedict import built
 from monitor.text.normalize import fold_text
 
 _MAX_WORD = 8  # characters of the longest Chinese word looked up
@@ -108,12 +108,23 @@ def gloss(word: str) -> list[str]:
 @cache
 def glossary() -> dict[str, str]:
     """Simplified word → its English gloss words, space-separated (one string each: compact)."""
+    found = built("judgeglossary", (__file__,), _build_glossary, dict, _strings)
+    return found if found is not None else {}
+
+
+def _build_glossary(lines: list[str]) -> dict[str, str]:
     table: dict[str, str] = {}
-    for line in read_lines():
+    for line in lines:
         entry = _parse(line)
         if entry is not None and entry[0] not in table:
             table[entry[0]] = entry[1]
     return table
+
+
+def _strings(data: dict[str, str]) -> dict[str, str]:
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError("not a glossary")
+    return data
 
 
 def _parse(line: str) -> tuple[str, str] | None:

