@@ -40,6 +40,7 @@ OUTER = {  # who may import what, beyond the shared modules
     "monitor.worker": (*DOMAINS, "monitor.storage", "monitor.config", "monitor.pipeline", "monitor.service", "monitor.worker"),
     "monitor.cli": ("monitor",),
     "monitor.__main__": ("monitor.cli",),
+    "monitor.entry": ("monitor.cli",),  # the console script's entry point
 }
 
 
