@@ -24,21 +24,33 @@ are one term ("orders" and "ordered"; "Singapore" and 新加坡). A term is **di
 is a name that few of the claims name (at most two, or a tenth of a large registry) and, if
 Latin, of three characters or more: "Nvidia" in half the claims, or "AI", says little.
 
-Pure apart from reading the dictionary's data file when terms are derived (about a second).
+Pure apart from reading the dictionary's data file when terms are derived (about a second), and
+the cache directory (`monitor.text.cedict.kept`): the terms of a registry are derived once, then
+read back (a few milliseconds, no dictionary loaded) until the claims, the data or this code change.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
+from monitor.keep import dictionary as dictionary_module
+from monitor.keep import stop_words
 from monitor.keep.dictionary import Dictionary, load_dictionary
 from monitor.keep.stop_words import STOP_WORDS, word_set
+from monitor.text import normalize, terms
+from monitor.text.cedict import kept
 from monitor.text.normalize import fold_text
 from monitor.text.terms import TermFinder, term_key
+
+# what the derived terms depend on besides the claims and the dictionary's data: a change to
+# any of these modules makes the kept terms be derived again
+_SOURCES = (__file__, dictionary_module.__file__, stop_words.__file__, normalize.__file__, terms.__file__)
 
 
 class ClaimTerm(NamedTuple):
@@ -64,10 +76,18 @@ def derive_claim_terms(
     """The terms of each claim: id → text, or texts alone (then numbered from 1). A claim's
     text and its quote (the article's own words, in any language) go in as one string.
 
-    `dictionary` defaults to CC-CEDICT when installed; pass `Dictionary()` for none."""
+    `dictionary` defaults to CC-CEDICT when installed (the terms then kept in the cache
+    directory, `cedict.kept`, read back at the next start instead of derived: no dictionary
+    loaded); pass `Dictionary()` for none."""
     items = list(claims.items()) if isinstance(claims, Mapping) else [(str(n), t) for n, t in enumerate(claims, 1)]
+    if dictionary is None:
+        key = hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+        return kept("claimterms", key, _SOURCES, lambda: _derive(items, load_dictionary()), _encoded, _decoded)
+    return _derive(items, dictionary)
+
+
+def _derive(items: list[tuple[str, str]], dictionary: Dictionary) -> tuple[ClaimTerms, ...]:
     texts = [text for _, text in items]
-    dictionary = load_dictionary() if dictionary is None else dictionary
     lower_words = {w for text in texts for w in _TOKEN.findall(_plain(text)) if w.islower()}
     drafts = [_dedupe(list(_draft_terms(text, lower_words, dictionary))) for text in texts]
     counts = _claim_counts(texts, drafts)
@@ -76,6 +96,17 @@ def derive_claim_terms(
         ClaimTerms(claim, tuple(_term(d, n <= limit) for d, n in zip(ds, ns, strict=True)))
         for (claim, _), ds, ns in zip(items, drafts, counts, strict=True)
     )
+
+
+def _encoded(terms: tuple[ClaimTerms, ...]) -> list[Any]:
+    return [[c.claim, [[t.label, list(t.forms), t.name, t.distinctive] for t in c.terms]] for c in terms]
+
+
+def _decoded(data: list[Any]) -> tuple[ClaimTerms, ...]:
+    def term(label: str, forms: list[str], name: bool, distinctive: bool) -> ClaimTerm:
+        return ClaimTerm(str(label), tuple(str(f) for f in forms), bool(name), bool(distinctive))
+
+    return tuple(ClaimTerms(str(claim), tuple(term(*t) for t in found)) for claim, found in data)
 
 
 def _term(draft: _Draft, in_few_claims: bool) -> ClaimTerm:

@@ -80,26 +80,39 @@ def built(
     encode: Callable[[T], Any],
     decode: Callable[[Any], T],
 ) -> T | None:
-    """`build(read_lines())`, kept in the cache directory (`cache_dir`) as JSON (`encode`, `decode`) under
-    `name`, the data file's digest and the digest of the builder's `sources` (module files: a
-    changed builder makes a new file); None without the package."""
-    digest = _data_digest()
-    if digest is None:
+    """`build(read_lines())`, kept (`kept`); None without the package."""
+    if _data_digest() is None:
         return None
+    return kept(name, "", sources, lambda: build(read_lines()), encode, decode)
+
+
+def kept(
+    name: str,
+    key: str,
+    sources: Sequence[str],
+    build: Callable[[], T],
+    encode: Callable[[T], Any],
+    decode: Callable[[Any], T],
+) -> T:
+    """`build()`, kept in the cache directory (`cache_dir`) as JSON (`encode`, `decode`) under
+    `name` (no "-" in it), the data file's digest, the digest of the builder's `sources` (module
+    files: a changed builder makes a new file, and the old ones are removed) and `key` (what
+    else the value depends on, such as the claims' texts)."""
     code = hashlib.sha256(b"".join(Path(p).read_bytes() for p in sources)).hexdigest()[:12]
+    version = f"{name}-{_data_digest() or 'none'}-{code}-"
     folder = cache_dir()
-    path = None if folder is None else folder / f"{name}-{digest}-{code}.json"  # `name` has no "-"
+    path = None if folder is None else folder / f"{version}{key}.json"
     if path is not None:
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
             return decode(json.loads(path.read_text(encoding="utf-8")))
-    value = build(read_lines())
+    value = build()
     if path is not None:
-        _write(path, name, encode(value))
+        _write(path, name, version, encode(value))
     return value
 
 
-def _write(path: Path, name: str, data: Any) -> None:
-    """Atomically (a reader sees the whole file or none), the builds of older data or code
+def _write(path: Path, name: str, version: str, data: Any) -> None:
+    """Atomically (a reader sees the whole file or none), the files of older data or code
     removed; a failure only costs the next start its build."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +124,7 @@ def _write(path: Path, name: str, data: Any) -> None:
         finally:
             Path(temporary).unlink(missing_ok=True)  # left only if the write failed
         for old in path.parent.glob(f"{name}-*.json"):
-            if old != path:
+            if not old.name.startswith(version):
                 old.unlink(missing_ok=True)
     except OSError as error:
         log.debug("CC-CEDICT lookups not cached in %s: %s", path.parent, error)

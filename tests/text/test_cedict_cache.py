@@ -96,3 +96,21 @@ def test_without_a_writable_cache_the_lookups_are_built_each_time(
     assert cedict.cache_dir() is None
     assert dictionary.load_dictionary().words
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_registrys_claim_terms_are_derived_once_then_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.keep import claim_terms
+
+    monkeypatch.setenv(cedict.CACHE_ENV, str(tmp_path))
+    claims = {"C1": "Singapore charged three men with fraud over servers holding Nvidia chips", "C2": "稀土出口管制"}
+    fresh = claim_terms.derive_claim_terms(claims, dictionary.load_dictionary())
+    assert claim_terms.derive_claim_terms(claims) == fresh  # derived, kept
+    monkeypatch.setattr(claim_terms, "load_dictionary", lambda: pytest.fail("the dictionary was loaded"))
+    assert claim_terms.derive_claim_terms(claims) == fresh  # read back, no dictionary
+    other = {**claims, "C2": "gallium export licences"}
+    monkeypatch.undo()
+    monkeypatch.setenv(cedict.CACHE_ENV, str(tmp_path))
+    assert claim_terms.derive_claim_terms(other) != fresh
+    assert len(_files(tmp_path, "claimterms")) == 2  # one per registry, both kept
