@@ -41,6 +41,7 @@ from monitor.records import (
     Fetcher,
     FetchResult,
     SourceOutcome,
+    SourceState,
     StoredItem,
     VerifierReport,
 )
@@ -105,7 +106,8 @@ async def poll_sources(
     outcomes: list[SourceOutcome] = []
     with parse_pool(cycle, len(sources)) as working:
         catch_up = [asyncio.create_task(enrich_items(s, working, budget)) for s in leftover(others, cycle)]
-        tasks = [asyncio.create_task(poll_one(s, working, budget)) for s in sources]
+        states = {state.id: state for state in cycle.repo.poll_states()}  # one query, not one per source
+        tasks = [asyncio.create_task(poll_one(s, working, budget, states.get(s.id))) for s in sources]
         for task in asyncio.as_completed(tasks):
             outcome = await task
             outcomes.append(outcome)
@@ -172,11 +174,14 @@ class ArticleBudget:
         return max(0.0, min(share, self.deadline - time.monotonic()))
 
 
-async def poll_one(source: Source, cycle: Cycle, budget: ArticleBudget) -> SourceOutcome:
-    """Fetch, store, then enrich one source; any failure is recorded on the source."""
+async def poll_one(
+    source: Source, cycle: Cycle, budget: ArticleBudget, state: SourceState | None = None
+) -> SourceOutcome:
+    """Fetch, store, then enrich one source; any failure is recorded on the source. `state`:
+    the source's stored state, if read already (else read here)."""
     began = time.monotonic()
     try:
-        outcome = await fetch_and_store(source, cycle)
+        outcome = await fetch_and_store(source, cycle, state)
         left = await enrich_items(source, cycle, budget)
         outcome = dataclasses.replace(outcome, articles_left=left)
     except SourceError as e:
@@ -199,10 +204,11 @@ async def poll_one(source: Source, cycle: Cycle, budget: ArticleBudget) -> Sourc
     return dataclasses.replace(outcome, seconds=elapsed)
 
 
-async def fetch_and_store(source: Source, cycle: Cycle) -> SourceOutcome:
-    """Download the source and store its batch. The download (counted against the fetcher's
-    memory budget while it lives) is dropped on return, before the articles are fetched."""
-    state = cycle.repo.source_state(source.id)
+async def fetch_and_store(source: Source, cycle: Cycle, state: SourceState | None = None) -> SourceOutcome:
+    """Download the source and store its batch (conditionally on its stored `state`'s
+    validators, read here unless given). The download (counted against the fetcher's memory
+    budget while it lives) is dropped on return, before the articles are fetched."""
+    state = state or cycle.repo.source_state(source.id)
     result = await cycle.fetcher.fetch(
         source.id,
         source.url,

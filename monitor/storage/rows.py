@@ -7,9 +7,11 @@ Apart from the repository so that its mixins (flags, stories) read items without
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Protocol
 
 from monitor.records import CycleRecord, SourceState, StoredItem, VerifierReport
-from monitor.storage.tables import CycleRow, ItemRow, SourceRow
+from monitor.storage.tables import CycleRow, ItemRow
 
 
 def item_record(row: ItemRow) -> StoredItem:
@@ -35,7 +37,26 @@ def item_record(row: ItemRow) -> StoredItem:
     )
 
 
-def state_record(row: SourceRow, item_count: int) -> SourceState:
+class SourceColumns(Protocol):
+    """A source's row: the ORM object or a Core row of its table's columns."""
+
+    id: str
+    url: str
+    kind: str
+    name: str | None
+    etag: str | None
+    last_modified: str | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_status: str | None
+    consecutive_errors: int
+    last_error: str | None
+    last_error_at: datetime | None
+    next_poll_at: datetime | None
+    failing_since: datetime | None
+
+
+def state_record(row: SourceColumns, item_count: int) -> SourceState:
     return SourceState(
         id=row.id,
         url=row.url,
