@@ -418,7 +418,7 @@ def _judged_rows(res: Results, runs: list[dict[str, Any]] | str, args: argparse.
         f"peak RSS of {what}",
         f"{tree:.0f}",
         "MB",
-        f"process + workers ({'none' if args.judge_feeds < 20 else 'as many as cores'}: "
+        f"process + workers ({'none' if args.judge_feeds < 20 else 'one per core but one'}: "
         f"the cycle has them from 20 sources), both runs, median of {len(runs)}; "
         f"the process alone {median([r['peak_rss_mb'] for r in runs]):.0f} MB",
         "≤ 300 MB",
