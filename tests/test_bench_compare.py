@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bench.compare import LoadSampler, Spread, pair_orders, pair_ratios, spread
-from bench.feeds import generate
+from bench.feeds import DEV, generate
 
 
 def test_spread_is_the_median_and_range() -> None:
@@ -50,6 +50,7 @@ def test_load_sampler_samples_while_the_block_runs() -> None:
     assert "during min" in load.text()
 
 
+@pytest.mark.skipif(not DEV.is_file(), reason=f"dev corpus not found at {DEV}")
 def test_on_topic_share_changes_only_which_items_are_on_topic() -> None:
     usual = generate(8000, feeds=6, items=20)
     assert [f.body for f in generate(8000, feeds=6, items=20, on_topic=0.35)] == [f.body for f in usual]
