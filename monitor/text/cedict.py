@@ -98,12 +98,16 @@ def kept(
     `name` (no "-" in it), the data file's digest, the digest of the builder's `sources` (module
     files: a changed builder makes a new file, and the old ones are removed) and `key` (what
     else the value depends on, such as the claims' texts)."""
-    code = hashlib.sha256(b"".join(Path(p).read_bytes() for p in sources)).hexdigest()[:12]
-    version = f"{name}-{_data_digest() or 'none'}-{code}-"
     folder = cache_dir()
+    try:
+        code = hashlib.sha256(b"".join(Path(p).read_bytes() for p in sources)).hexdigest()[:12]
+    except OSError:  # no source to key it by (a frozen build): built, as without a cache
+        folder = None
+        code = ""
+    version = f"{name}-{_data_digest() or 'none'}-{code}-"
     path = None if folder is None else folder / f"{version}{key}.json"
-    if path is not None:
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+    if path is not None:  # a file that is missing, damaged or of another shape: built again
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return decode(json.loads(path.read_text(encoding="utf-8")))
     value = build()
     if path is not None:

@@ -49,6 +49,8 @@ def test_a_damaged_file_is_built_again_and_replaced(tmp_path: Path, monkeypatch:
     assert json.loads(kept.read_text(encoding="utf-8"))["words"]  # written whole again
     kept.write_text('{"glosses": {}}', encoding="utf-8")  # valid JSON, not a dictionary
     assert dictionary.load_dictionary() == fresh
+    kept.write_text('{"words": [], "glosses": [], "reverse": {}, "proper": []}', encoding="utf-8")
+    assert dictionary.load_dictionary() == fresh
 
 
 def test_a_changed_builder_makes_a_new_file_and_removes_the_old(
@@ -114,3 +116,9 @@ def test_a_registrys_claim_terms_are_derived_once_then_read_back(
     monkeypatch.setenv(cedict.CACHE_ENV, str(tmp_path))
     assert claim_terms.derive_claim_terms(other) != fresh
     assert len(_files(tmp_path, "claimterms")) == 2  # one per registry, both kept
+
+
+def test_a_builder_without_its_source_is_built_and_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cedict.CACHE_ENV, str(tmp_path))
+    assert cedict.kept("nosource", "k", (str(tmp_path / "gone.py"),), lambda: 7, lambda n: n, int) == 7
+    assert not list(tmp_path.glob("nosource-*.json"))
