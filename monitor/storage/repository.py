@@ -83,7 +83,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
                 row.url, row.kind, row.name = source.url, source.kind, source.name
 
     def source_state(self, source_id: str) -> SourceState:
-        """One source's state, read at every poll: a Core row, not an ORM object (half the cost)."""
+        """One source's state (a Core row: no ORM object to build for a read at every poll)."""
         with self.session() as session:
             row = session.execute(_SOURCE_STATE, {"source": source_id}).one_or_none()
             if row is None:
