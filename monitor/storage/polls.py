@@ -1,9 +1,10 @@
 """A source's poll in the database: its success (inside the batch's transaction), its error,
 and the next poll of each source of a cycle. Mixed into SqlRepository.
 
-The statements run for every source of every cycle, so they are built once, in Core on the
-table: an ORM `update(SourceRow)` also works out which loaded objects it changes, and a cycle
-of 304s spent most of its database time on that.
+A success and the next polls are written for every source of every cycle, so their statements
+are built once, in Core on the table: an ORM `update(SourceRow)` also works out which loaded
+objects it changes, and a cycle of 304s spent most of its database time on that. (An error, rarer,
+keeps its ORM update.)
 """
 
 from __future__ import annotations

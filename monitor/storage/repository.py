@@ -52,7 +52,10 @@ class ConfiguredSource(Protocol):
     def name(self) -> str | None: ...
 
 
-_SOURCE_STATE = select(*table_of(SourceRow).columns).where(table_of(SourceRow).c.id == bindparam("source"))
+# Sources' states as Core rows (`rows.SourceColumns`): read for every poll and every scheduler
+# tick, they need no ORM objects.
+_SOURCE_ROWS = select(*table_of(SourceRow).columns)
+_SOURCE_STATE = _SOURCE_ROWS.where(table_of(SourceRow).c.id == bindparam("source"))
 
 
 class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, NotificationStore, PollStore):
@@ -83,7 +86,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
                 row.url, row.kind, row.name = source.url, source.kind, source.name
 
     def source_state(self, source_id: str) -> SourceState:
-        """One source's state (a Core row: no ORM object to build for a read at every poll)."""
+        """One source's state."""
         with self.session() as session:
             row = session.execute(_SOURCE_STATE, {"source": source_id}).one_or_none()
             if row is None:
@@ -105,7 +108,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
         """Every source's state without its item count: what a scheduler reads each tick
         (`source_states` counts every source's items, a scan of the item table)."""
         with self.session() as session:
-            return [state_record(row, 0) for row in session.scalars(select(SourceRow).order_by(SourceRow.id))]
+            return [state_record(row, 0) for row in session.execute(_SOURCE_ROWS.order_by(table_of(SourceRow).c.id))]
 
     # -- items ---------------------------------------------------------------
 
