@@ -51,7 +51,8 @@ def test_fold_text_is_idempotent_and_total(text: str) -> None:
 _ODD = "aZ Ｈ２ 輝達\t\n\r\x0b\x0c\x1c\x1d\x85\xa0\u2028\u3000\u200bﬁ①"  # white space of every kind, widths, scripts
 
 
-@given(st.text(alphabet=st.sampled_from(list(_ODD)) | st.characters()))
+# characters as `st.text()` draws them: no lone surrogate (decoded text has none; OpenCC, old fold or new, raises)
+@given(st.text(alphabet=st.sampled_from(list(_ODD)) | st.characters(exclude_categories=["Cs"])))
 def test_fold_text_is_the_plain_definition(text: str) -> None:
     """The fast path (a normalisation quick check, `split`) folds as the definition does."""
     import re
