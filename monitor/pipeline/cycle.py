@@ -48,7 +48,7 @@ from monitor.records import (
 from monitor.settings import PollSettings, Settings, Source
 from monitor.storage import SqlRepository
 from monitor.tell.build import Digest, DigestInput, build_digest
-from monitor.text.normalize import canonical_url, clean_text, detect_lang
+from monitor.text.normalize import canonical_url, clean_paragraphs, detect_lang
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 200_000
@@ -298,7 +298,7 @@ def article_update(item: StoredItem, outcome: ArticleOutcome, topic: TopicMatche
     article = outcome.article
     if outcome.status != "ok" or article is None:
         return ArticleUpdate(item.id, outcome.status, outcome.error)
-    text = clean_text(article.text)[:MAX_TEXT]
+    text = clean_paragraphs(article.text)[:MAX_TEXT]
     verdict = topic.judge(item.title, f"{item.summary} {text}")
     return ArticleUpdate(
         item.id,

@@ -26,8 +26,7 @@ def test_english_article_body_without_boilerplate() -> None:
     article = extract_article(html, "https://news.example.com/amp/2025/07/15/story")
     body = paragraphs("article_en.html", r"<article>.*?</article>")
     assert len(body) == 5
-    for paragraph in body:
-        assert paragraph in article.text
+    assert article.text.split("\n") == body  # a paragraph a line, the headline left out
     for boilerplate in (
         "World desk",
         "Subscribe to our newsletter",
@@ -49,8 +48,7 @@ def test_chinese_article_body_og_url_and_pubdate() -> None:
     article = extract_article(html, "https://m.example.cn/news/123456.html")
     body = paragraphs("article_zh.html", r'<div class="content">.*?</div>')
     assert len(body) == 4
-    for paragraph in body:
-        assert paragraph in article.text
+    assert article.text.split("\n") == body
     for boilerplate in ("网站首页", "财经频道", "相关新闻", "海关总署公布", "版权所有", "联系我们"):
         assert boilerplate not in article.text
     assert article.canonical_url == "https://www.example.cn/news/2025/0715/c1001-123456.html"
@@ -97,3 +95,35 @@ def test_junk_never_raises(html: str) -> None:
 def test_broken_metadata_is_left_out() -> None:
     html = "<html lang><head><link rel=canonical></head><body><time datetime='never'>x</time></body></html>"
     assert extract_article(html, "https://h.example/") == Article(text="x")
+
+
+HEADLINED = "<html><head><title>{title}</title></head><body><article>{h1}{lead}</article></body></html>"
+PARAGRAPHS = "".join(
+    f"<p>{p}</p>"
+    for p in (
+        "The Commerce Department on Tuesday widened the licence rule for accelerators sold abroad.",
+        "Officials said the threshold had been lowered to catch chips designed to fall just below it.",
+        "Industry groups warned that the change could cost manufacturers billions of dollars a year.",
+    )
+)
+
+ZH_PARAGRAPH = "<p>美国商务部周二扩大了加速器出口许可规定的范围，门槛已经降低。</p>"
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "lead", "first"),
+    [
+        # the headline extraction keeps as the first line is left out
+        ("Licence rule widened", True, PARAGRAPHS, "The Commerce Department on Tuesday"),
+        ("The Commerce Department", True, PARAGRAPHS, "The Commerce Department on Tuesday"),
+        # a first paragraph that only begins with the headline's words is the article's own
+        ("The Commerce Department", False, PARAGRAPHS, "The Commerce Department on Tuesday"),
+        # Chinese, as a heading line of its own
+        ("美国扩大许可规定", True, ZH_PARAGRAPH * 3, "美国商务部周二"),
+    ],
+)
+def test_the_headline_is_not_part_of_the_text(title: str, h1: bool, lead: str, first: str) -> None:
+    page = HEADLINED.format(title=title, h1=f"<h1>{title}</h1>" if h1 else "", lead=lead)
+    article = extract_article(page, "https://h.example/a")
+    assert article.text.startswith(first)
+    assert article.text.count("\n") == 2  # three paragraphs, three lines

@@ -73,6 +73,8 @@ def test_articles_of_relevant_items_are_fetched_and_extracted(
         text = db.execute("select text from item where id = ?", (en["id"],)).fetchone()[0]
     assert "Subscribe" not in text and "Related stories" not in text
     assert "widening a licensing requirement" in text
+    # stored as the judge and the stories read it: its paragraphs, without the page's headline
+    assert text.startswith("The United States Commerce Department") and text.count("\n") == 4
     zh = got["美国收紧对华AI芯片出口管制"]
     assert zh["article_status"] == "ok" and zh["lang"] == "zh-Hans"
     assert zh["canonical_url"] == "https://www.example.cn/news/2025/0715/c1001-123456.html"

@@ -16,7 +16,7 @@ import trafilatura
 from bs4 import BeautifulSoup, Tag
 
 from monitor.collect.parse.pages import parse_date
-from monitor.text.normalize import clean_text
+from monitor.text.normalize import clean_paragraphs, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,30 @@ def extract_article(html: str, url: str) -> Article:
     soup = _soup(html)
     text, title, date = _extract(html, url)
     if soup is None:
-        return Article(text=text, title=title, published_at=parse_date(date))
+        return Article(text=_without_headline(text, [title]), title=title, published_at=parse_date(date))
+    headlines = [title, *_headlines(soup)]
     return Article(
-        text=text,
+        text=_without_headline(text, headlines),
         title=title or _page_title(soup),
         published_at=_published_at(soup) or parse_date(date),
         canonical_url=_canonical_url(soup, url),
         lang=clean_text(_attr(soup.html, "lang")) or None,
     )
+
+
+def _without_headline(text: str, headlines: list[str | None]) -> str:
+    """The text without its first line when that line is the page's headline: extraction keeps
+    the article's `<h1>`, and the judge would read it as the item's first sentence twice over
+    (the title is read apart). Only a whole line: a lead that begins with the headline's words
+    ("Nvidia" then "Nvidia said on Tuesday…") is the article's own."""
+    first, newline, rest = text.partition("\n")
+    said = {clean_text(h).casefold() for h in headlines if h}
+    return rest if newline and first.casefold() in said else text
+
+
+def _headlines(soup: BeautifulSoup) -> list[str]:
+    found = (soup.select_one('meta[property="og:title" i][content]'), soup.h1, soup.title)
+    return [clean_text(_attr(f, "content") or f.get_text(" ")) for f in found if f is not None]
 
 
 def _extract(html: str, url: str) -> tuple[str, str | None, str | None]:
@@ -83,13 +99,7 @@ def _extract(html: str, url: str) -> tuple[str, str | None, str | None]:
         text, title, date = doc.get("text"), doc.get("title"), doc.get("date")
     else:
         text, title, date = doc.text, doc.title, doc.date
-    return _paragraphs(text), clean_text(str(title or "")) or None, str(date) if date else None
-
-
-def _paragraphs(text: object) -> str:
-    """Clean lines, one paragraph each."""
-    lines = (clean_text(line) for line in str(text or "").splitlines())
-    return "\n".join(line for line in lines if line)
+    return clean_paragraphs(str(text or "")), clean_text(str(title or "")) or None, str(date) if date else None
 
 
 def _soup(html: str) -> BeautifulSoup | None:
