@@ -249,7 +249,8 @@ def main() -> None:
 
 
 def check_texts(corpus: list[Path], items: list[dict[str, object]], workdir: Path) -> tuple[int, int, list[str]]:
-    """Each corpus body must be the stored article text, exactly (white space aside)."""
+    """Each corpus body must be the stored article text, exactly (white space aside): no headline
+    in front, no dateline, nothing of the page around it."""
     import sqlite3
 
     gold = {}
@@ -266,7 +267,7 @@ def check_texts(corpus: list[Path], items: list[dict[str, object]], workdir: Pat
         if not m or m[1] not in gold:
             continue
         body = fold(str(gold[m[1]].get("body") or gold[m[1]]["summary"]))
-        if body and body in fold(texts.get(item["id"], "")):
+        if body and body == fold(texts.get(item["id"], "")):
             ok += 1
         else:
             wrong.append(m[1])

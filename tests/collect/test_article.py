@@ -127,3 +127,22 @@ def test_the_headline_is_not_part_of_the_text(title: str, h1: bool, lead: str, f
     article = extract_article(page, "https://h.example/a")
     assert article.text.startswith(first)
     assert article.text.count("\n") == 2  # three paragraphs, three lines
+
+
+# One paragraph of 130 Han characters: a whole short news story, under trafilatura's default
+# minimum of 250 characters (below which it glued headline, dateline and body into one line).
+SHORT_ZH = (
+    "川普政府對輝達H20晶片輸往中國再加限制後，輝達股價應聲重挫，一夜之間市值蒸發逾1800億美元。"
+    "H20原是輝達為符合美國管制而供應中國市場的產品。就在管制加碼之際，輝達執行長黃仁勳於週四應中國"
+    "貿促會之邀抵達北京，並形容中國市場對輝達的成長極為關鍵。"
+)
+
+
+def test_a_short_chinese_story_is_its_paragraph() -> None:
+    page = (
+        '<html lang="zh-Hant"><head><title>美國再限H20輸華</title></head><body><header><a href="/">首頁</a></header>'
+        "<article><h1>美國再限H20輸華 輝達市值一夜蒸發</h1>"
+        '<time datetime="2025-04-17T08:00:00+00:00">2025-04-17 08:00</time>'
+        f"<p>{SHORT_ZH}</p></article><footer><p>版權所有</p></footer></body></html>"
+    )
+    assert extract_article(page, "https://h.example/a").text == SHORT_ZH

@@ -8,12 +8,17 @@ canonical URL, language and date come from the page's own markup first. Junk inp
 from __future__ import annotations
 
 import logging
+import re
+from configparser import ConfigParser
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from itertools import islice
 from urllib.parse import urljoin
 
 import trafilatura
 from bs4 import BeautifulSoup, Tag
+from trafilatura.settings import use_config
 
 from monitor.collect.parse.pages import parse_date
 from monitor.text.normalize import clean_paragraphs, clean_text
@@ -32,6 +37,15 @@ DATE_SELECTORS = (
     "time[itemprop=datePublished][datetime]",
     "article time[datetime]",
 )
+
+# Below MIN_EXTRACTED_SIZE characters of text (250 by default) trafilatura distrusts its
+# extraction and falls back to the page's plain text: headline, dateline and body glued into one
+# line. 250 characters are a paragraph of English but a whole Chinese news story (a Han
+# character says what three or four English letters do: see `monitor.judge.reading.HAN_COST`),
+# so a page written in Han characters gets a proportionate minimum.
+HAN_MIN_EXTRACTED = 70
+HAN_PAGE = 50  # Han characters that make a page Chinese (a language menu has a few)
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,7 @@ def _extract(html: str, url: str) -> tuple[str, str | None, str | None]:
         doc = trafilatura.bare_extraction(
             html,
             url=url,
+            config=_config(_written_in_han(html)),
             favor_precision=False,
             include_comments=False,
             include_tables=True,
@@ -100,6 +115,19 @@ def _extract(html: str, url: str) -> tuple[str, str | None, str | None]:
     else:
         text, title, date = doc.text, doc.title, doc.date
     return clean_paragraphs(str(text or "")), clean_text(str(title or "")) or None, str(date) if date else None
+
+
+def _written_in_han(html: str) -> bool:
+    return sum(1 for _ in islice(_HAN.finditer(html), HAN_PAGE)) >= HAN_PAGE
+
+
+@cache
+def _config(han: bool) -> ConfigParser:
+    """trafilatura's settings, with the minimum for a page in Han characters where `han`."""
+    config = use_config()
+    if han:
+        config.set("DEFAULT", "MIN_EXTRACTED_SIZE", str(HAN_MIN_EXTRACTED))
+    return config
 
 
 def _soup(html: str) -> BeautifulSoup | None:
