@@ -19,6 +19,7 @@ numpy's call overhead cost more than the work).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -224,16 +225,22 @@ def is_reprint(text: str) -> bool:
 
 def _in_order(items: Sequence[Clusterable]) -> list[Clusterable]:
     """Originals before exact copies, oldest published first; among those published at the same
-    moment, the ones that do not say they are reprints first, then by id. (Whether a text says
-    so is looked up only where there is such a tie.)"""
+    moment, the ones that do not say they are reprints first, then in an order of their content
+    (a hash of title and text: the id would be the order the sources happened to answer in, so
+    the same news would make other roots and stories from one run to the next). Whether a text
+    says it is a reprint, and its hash, are looked up only where there is such a tie."""
     ordered: list[Clusterable] = []
     by_id = sorted(items, key=lambda i: (i.duplicate_of is not None, i.published_at, i.id))
     for _, group in groupby(by_id, key=lambda i: (i.duplicate_of is not None, i.published_at)):
         tied = list(group)
         if len(tied) > 1:
-            tied.sort(key=lambda i: is_reprint(_body(i)))  # stable: by id within each kind
+            tied.sort(key=lambda i: (is_reprint(_body(i)), _content_order(i)))  # stable: by id where equal
         ordered += tied
     return ordered
+
+
+def _content_order(item: Clusterable) -> bytes:
+    return hashlib.blake2b(f"{item.title}\n{_body(item)}".encode(), digest_size=8).digest()
 
 
 def _wanted_vectors(vectors: Vectors | VectorLookup | None, wanted: Sequence[int]) -> Vectors:

@@ -66,7 +66,10 @@ class StoryRule:
     """When two items, `gap` apart, report one event, and when one is an edited copy of the other.
 
     By their words, within a language family: terms alike (cosine ≥ `text_sim`), or somewhat
-    alike (≥ `supported_sim`) with `min_entities` names and `min_numbers` numbers in common.
+    alike (≥ `supported_sim`) with `min_entities` names and `min_numbers` numbers in common and
+    within `supported_gap` (a topic's names and a year in common are weak evidence days apart:
+    two events of one topic a week apart were one story through such a link, once the items of
+    a moment no longer came in their file's order).
     Across families, where terms cannot be compared: within `cross_gap`, with `cross_entities`
     names and `cross_numbers` numbers in common.
     By their vectors (`monitor.keep.story_vectors`), the same rule for every pair of languages: within
@@ -86,6 +89,7 @@ class StoryRule:
     window: timedelta = DEFAULT_WINDOW
     text_sim: float = 0.30
     supported_sim: float = 0.15
+    supported_gap: timedelta = timedelta(days=2)
     min_entities: int = 2
     min_numbers: int = 1
     cross_language: bool = True
@@ -136,7 +140,7 @@ class StoryRule:
             return 0.0 if agree else None
         if sim >= self.text_sim:
             return sim
-        if sim < self.supported_sim:
+        if sim < self.supported_sim or gap > self.supported_gap:
             return None
         agree = len(a.entities & b.entities) >= self.min_entities and len(a.numbers & b.numbers) >= self.min_numbers
         return sim if agree else None

