@@ -280,6 +280,9 @@ class HttpxFetcher:
                 if response.status_code in REDIRECTS and "location" in response.headers:
                     return urljoin(url, response.headers["location"])
                 if response.status_code == 304:
+                    # Read to its end (it has no body): a response left unread closes its
+                    # connection, and every unchanged feed of a host would open a new one.
+                    await response.aread()
                     return self._result(source_id, url, response, None)
                 if response.status_code != 200:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))

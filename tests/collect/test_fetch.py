@@ -150,3 +150,51 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 00:02:00 GMT", now) == 120.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+class _KeepAlive(asyncio.Protocol):
+    """A bare HTTP/1.1 server that keeps connections open: 304 to a request with the ETag, the
+    feed otherwise; it counts the connections it was opened."""
+
+    opened = 0
+    BODY = b"<rss><channel><title>t</title></channel></rss>"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        type(self).opened += 1
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head, self.buffer = self.buffer[:end].lower(), self.buffer[end + 4 :]
+            if b'if-none-match: "v1"' in head:
+                reply = b'HTTP/1.1 304 Not Modified\r\netag: "v1"\r\ncontent-length: 0\r\n\r\n'
+            else:
+                reply = b'HTTP/1.1 200 OK\r\netag: "v1"\r\ncontent-length: %d\r\n\r\n%s' % (len(self.BODY), self.BODY)
+            assert isinstance(self.transport, asyncio.Transport)
+            self.transport.write(reply)
+
+
+@pytest.mark.parametrize("etag", [None, '"v1"'], ids=["changed", "unchanged"])
+def test_feeds_of_one_host_share_a_connection(etag: str | None) -> None:
+    """Politeness and speed: the feeds of one host, changed (200) or not (304), are asked for on
+    one kept-alive connection, not one connection each."""
+
+    async def go() -> tuple[int, list[int]]:
+        _KeepAlive.opened = 0
+        server = await asyncio.get_running_loop().create_server(_KeepAlive, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with HttpxFetcher(SETTINGS) as fetcher:
+                results = [
+                    await fetcher.fetch("s", f"http://127.0.0.1:{port}/feed{n}.xml", **({"etag": etag} if etag else {}))
+                    for n in range(5)
+                ]
+        finally:
+            server.close()
+        return _KeepAlive.opened, [r.status for r in results]
+
+    opened, statuses = asyncio.run(go())
+    assert statuses == [304 if etag else 200] * 5
+    assert opened == 1
