@@ -65,10 +65,10 @@ def extract_article(html: str, url: str) -> Article:
     text, title, date = _extract(html, url)
     if soup is None:
         return Article(text=_without_headline(text, [title]), title=title, published_at=parse_date(date))
-    headlines = [title, *_headlines(soup)]
+    headlines = _headlines(soup)
     return Article(
-        text=_without_headline(text, headlines),
-        title=title or _page_title(soup),
+        text=_without_headline(text, [title, *headlines]),
+        title=title or next(iter(headlines), None),
         published_at=_published_at(soup) or parse_date(date),
         canonical_url=_canonical_url(soup, url),
         lang=clean_text(_attr(soup.html, "lang")) or None,
@@ -86,8 +86,10 @@ def _without_headline(text: str, headlines: list[str | None]) -> str:
 
 
 def _headlines(soup: BeautifulSoup) -> list[str]:
+    """What the page calls itself, most specific first: og:title, its `<h1>`, its `<title>`."""
     found = (soup.select_one('meta[property="og:title" i][content]'), soup.h1, soup.title)
-    return [clean_text(_attr(f, "content") or f.get_text(" ")) for f in found if f is not None]
+    texts = (clean_text(_attr(f, "content") or f.get_text(" ")) for f in found if f is not None)
+    return [text for text in texts if text]
 
 
 def _extract(html: str, url: str) -> tuple[str, str | None, str | None]:
@@ -155,13 +157,6 @@ def _published_at(soup: BeautifulSoup) -> datetime | None:
         for found in soup.select(selector):
             if when := parse_date(_attr(found, "content") or _attr(found, "datetime")):
                 return when
-    return None
-
-
-def _page_title(soup: BeautifulSoup) -> str | None:
-    for found in (soup.select_one('meta[property="og:title" i][content]'), soup.h1, soup.title):
-        if found is not None and (text := clean_text(_attr(found, "content") or found.get_text(" "))):
-            return text
     return None
 
 
