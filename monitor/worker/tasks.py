@@ -15,6 +15,7 @@ Why each guarantee holds:
   again stores nothing twice.
 - *The digest is made once*: its job has the lock `digest` and checks, under it, that its
   period is still due (`monitor.schedule.due_digest_period`); deliveries have their ledger.
+  While polls run it queues itself again and ends, rather than being retried (see `digest`).
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from procrastinate import App, RetryStrategy
+from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
 from monitor.backoff import is_due
 from monitor.collect.articles import RobotsCache
 from monitor.config import Config
-from monitor.errors import MonitorError
 from monitor.pipeline.cycle import ArticleBudget, Clock, Cycle, cluster_and_match, enrich_items, poll_one
 from monitor.service import produce_digest
 from monitor.settings import Source
@@ -42,10 +42,6 @@ from monitor.tell.schedule import cron_trigger, due_digest_period
 from monitor.worker import plan
 
 log = logging.getLogger(__name__)
-
-
-class PollsInFlightError(MonitorError):
-    """The digest waits: a poll that may still store items of its period is running."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +52,7 @@ class WorkerSettings:
     heartbeat: float = 10.0  # seconds between a worker's heartbeats
     stalled_after: float = 30.0  # seconds without a heartbeat: its `doing` jobs are retried
     articles_again: float = 5.0  # seconds before the rest of a source's articles is fetched
+    digest_again: float = 5.0  # seconds before a digest that found polls running looks again
     parse_processes: bool = True  # parse feeds in processes of their own, one per core
     delete_jobs: str = "successful"  # finished jobs leave the queue's table ("never": kept, to inspect)
 
@@ -98,9 +95,7 @@ class Jobs:
         task(name=plan.POLL)(self.poll_source)
         task(name=plan.ARTICLES)(self.fetch_articles)
         task(name=plan.MATCH)(self.match)
-        task(name=plan.DIGEST, retry=RetryStrategy(max_attempts=60, wait=5, retry_exceptions={PollsInFlightError}))(
-            self.digest
-        )
+        task(name=plan.DIGEST)(self.digest)
         stalled = task(name=plan.RETRY_STALLED, queueing_lock=plan.RETRY_STALLED, lock=plan.RETRY_STALLED)(
             self.retry_stalled
         )
@@ -129,6 +124,9 @@ class Jobs:
     async def defer_match(self) -> bool:
         return await self.defer(plan.MATCH, lock=plan.MATCH_LOCK, queueing_lock=plan.MATCH_LOCK)
 
+    async def defer_digest(self, *, later: float = 0.0) -> bool:
+        return await self.defer(plan.DIGEST, lock=plan.DIGEST_LOCK, queueing_lock=plan.DIGEST_LOCK, later=later)
+
     async def defer_articles(self, source_id: str, *, later: float = 0.0) -> bool:
         lock = plan.articles_lock(source_id)
         return await self.defer(plan.ARTICLES, lock=lock, queueing_lock=lock, later=later, source_id=source_id)
@@ -146,9 +144,7 @@ class Jobs:
         sources = list(self.runtime.sources.values())
         due = [s for s in plan.due_sources(sources, states, now, self.settings.poll) if s.id not in running]
         queued = sum([await self.defer_poll(s.id) for s in due])
-        digest = await self.digest_is_due(now) and await self.defer(
-            plan.DIGEST, lock=plan.DIGEST_LOCK, queueing_lock=plan.DIGEST_LOCK
-        )
+        digest = await self.digest_is_due(now) and await self.defer_digest()
         match = await asyncio.to_thread(self.repo.has_unfinished_items) and await self.defer_match()
         log.info("event=tick polls_queued=%d digest=%s match=%s", queued, digest, match)
         return {"polls": queued, "digest": int(digest), "match": int(match)}
@@ -200,8 +196,15 @@ class Jobs:
 
     async def digest(self) -> str:
         """The digest of the period that is due, once: under the `digest` lock, a period made
-        already is skipped. It waits (a retry) while a poll or a judge batch is under way:
-        items dated in the period may still be stored or judged."""
+        already is skipped. While a poll or a judge batch is under way (items dated in the
+        period may still be stored or judged) it queues a digest `digest_again` seconds later and
+        ends.
+
+        Why not a Procrastinate retry (as it was): a retried job goes back to `todo`, and when the
+        tick had queued the next digest meanwhile (the same queueing lock), the retry failed on
+        that lock's unique index and left the job `doing` in a live worker for ever, its lock
+        holding back every later digest: no digest again (seen in CI, a loaded machine). Ending
+        and queueing anew cannot collide: when a digest waits already, that one looks again."""
         now = self.runtime.clock()
         schedule = self.settings.schedule
         trigger = cron_trigger(schedule.digest_cron, schedule.timezone)
@@ -214,7 +217,9 @@ class Jobs:
             *await jobs.list_jobs_async(task=plan.MATCH, status="doing"),
         ]
         if busy:
-            raise PollsInFlightError(f"{len(busy)} poll or judge jobs under way")
+            queued = await self.defer_digest(later=self.runtime.settings.digest_again)
+            log.info("event=digest_waits busy=%d queued_again=%s", len(busy), queued)
+            return "waiting"
         start, end = period
         config = self.runtime.config
         outcome = await asyncio.to_thread(produce_digest, self.repo, config, start=start, end=end, now=now)

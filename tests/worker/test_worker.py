@@ -8,6 +8,7 @@ Real things only: a PostgreSQL cluster of the test's own (tests/pgserver.py), an
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -21,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,15 @@ from tests.loopback import Handler, ScriptedServer, item, rss, scripted_server
 from tests.pgserver import PgServer
 
 pytest.importorskip("procrastinate")
+
+from monitor.cli.poll import build_cycle
+from monitor.collect.fetch import HttpxFetcher
+from monitor.config import load_config
+from monitor.pipeline.cycle import utcnow
+from monitor.storage import SqlRepository
+from monitor.worker import plan
+from monitor.worker.run import build_app, prepare_database
+from monitor.worker.tasks import Jobs, Runtime, WorkerSettings
 
 SOURCES = 300
 ITEMS = 5
@@ -184,8 +195,9 @@ class Workers:
                 if proc.poll() not in (None, -signal.SIGKILL):
                     pytest.fail(f"worker {n} exited {proc.returncode}:\n{self.log(n)}")
             if time.monotonic() > deadline:
-                tails = "\n".join(f"-- worker {n}:\n{self.log(n)[-2000:]}" for n in range(len(self.procs)))
-                pytest.fail(f"never: {what}\nunfinished jobs: {self.unfinished()}\n{tails}")
+                workers = range(len(self.procs))
+                tails = "\n".join(f"-- worker {n}:\n{self.told(n)}{self.log(n)[-2000:]}" for n in workers)
+                pytest.fail(f"never: {what}\nunfinished jobs: {self.unfinished()}\n{self.sessions()}\n{tails}")
             time.sleep(0.1)
 
     def unfinished(self) -> list[Any]:
@@ -200,6 +212,19 @@ class Workers:
                 ).all()
             )
 
+    def sessions(self) -> str:
+        """What each connection to the test's database is doing, and waiting on: what a stuck
+        job waits for."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT pid, application_name, state, wait_event_type, wait_event, xact_start, "
+                    "pg_blocking_pids(pid), left(query, 300) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        return "sessions:\n" + "\n".join(map(str, rows))
+
     def all_polled(self) -> bool:
         return self.scalar("SELECT count(*) FROM source WHERE next_poll_at IS NOT NULL") == SOURCES
 
@@ -212,6 +237,12 @@ class Workers:
             )
             == 0
         )
+
+    def told(self, n: int) -> str:
+        """The lines of worker `n`'s log about the jobs still unfinished, and its warnings."""
+        ids = {f"[{job[0]}]" for job in self.unfinished()}
+        lines = [line for line in self.log(n).splitlines() if any(i in line for i in ids) or "WARNING" in line]
+        return "".join(f"{line}\n" for line in lines[-30:]) + "...\n"
 
     def log(self, n: int) -> str:
         return (self.root / f"worker{n}.log").read_text(errors="replace")
@@ -429,3 +460,66 @@ def test_workers_fetch_the_articles_and_judge_every_relevant_item(pg: PgServer, 
             assert tasks == 2
         finally:
             workers.stop()
+
+
+class RacedJobs(Jobs):
+    """The monitor's jobs, but the digest finds the tick's next digest queued while it runs: the
+    moment at which a loaded machine's tick fires (deterministic here)."""
+
+    raced = False
+
+    async def digest(self) -> str:
+        if not self.raced:  # the tick, meanwhile, once: this job is `doing`, so the next one is queued
+            self.raced = True
+            assert await self.defer_digest()
+        return await super().digest()
+
+
+def test_a_digest_that_waits_for_a_poll_ends_and_leaves_one_digest_queued(pg: PgServer, tmp_path: Path) -> None:
+    """A digest that finds a poll under way queues itself again and ends, also when the tick
+    has queued the next one meanwhile. It was retried by Procrastinate instead: the retry
+    failed on the queued one's queueing lock and left the job `doing` for ever in a live
+    worker, holding the `digest` lock: no digest was made again (the CI failure of stop 29)."""
+    root = tmp_path / "digest"
+    (root / "config").mkdir(parents=True)
+    (root / "storage").mkdir()
+    (root / "config" / "monitor.toml").write_text(MONITOR_TOML, encoding="utf-8")
+    (root / "config" / "sources.toml").write_text("", encoding="utf-8")
+    url = pg.create_database("worker_digest_waits")
+    config = load_config(root / "config", env={"MONITOR_DATABASE_URL": url}, cwd=root)
+    engine = open_database(url)
+    prepare_database(engine, config)
+    settings = WorkerSettings(concurrency=1, digest_again=30, delete_jobs="never")
+    app = build_app(engine, settings)
+
+    def jobs(status: str) -> list[tuple[str, str]]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT task_name, status FROM procrastinate.procrastinate_jobs WHERE status = :s ORDER BY id"),
+                {"s": status},
+            )
+            return [(name, state) for name, state in rows]
+
+    async def scenario() -> None:
+        async with HttpxFetcher(config.settings.http) as fetcher, app.open_async():
+            cycle = build_cycle(config, SqlRepository(engine), fetcher)
+            raced = RacedJobs(app, Runtime(config, cycle, settings, utcnow, utcnow() - timedelta(hours=1)))
+            app.task(name=plan.DIGEST)(raced.digest)  # the two jobs at play; no periodic tick
+            app.task(name=plan.POLL)(raced.poll_source)
+            await raced.defer_poll("elsewhere")  # a poll another worker runs: `doing`, not ours to run
+            with engine.begin() as connection:
+                connection.execute(text("SET LOCAL search_path TO procrastinate"))  # its triggers' tables
+                connection.execute(text("UPDATE procrastinate_jobs SET status = 'doing'"))
+            assert await raced.defer_digest()
+            await app.run_worker_async(queues=None, concurrency=1, wait=False, listen_notify=False, delete_jobs="never")
+
+    try:
+        asyncio.run(scenario())
+        assert jobs("doing") == [(plan.POLL, "doing")]  # the digest ended: its lock is free
+        # the raced one and the tick's: both saw the poll, both ended; one digest looks again, later
+        assert jobs("succeeded") == [(plan.DIGEST, "succeeded")] * 2
+        assert jobs("todo") == [(plan.DIGEST, "todo")]
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM digest")) == 0  # the poll still runs
+    finally:
+        engine.dispose()
