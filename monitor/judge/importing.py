@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from monitor.errors import InputError
 from monitor.judge.registry import ARTICLE_ID, CLAIM_ID, Article, ClaimText, Registry
+from monitor.text.normalize import HAN, HAN_CLASS
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 # Where a sentence ends: Chinese full stops anywhere; Latin ones before a space, the end of the
 # line or Chinese text. Closing quotes and brackets stay with their sentence.
-_END = re.compile(rf"(?:[。！？]+|[.!?]+(?=[\"'”’)\]]*(?:\s|$|[{_CJK}])))[\"'”’」』）)\]]*")
+_END = re.compile(rf"(?:[。！？]+|[.!?]+(?=[\"'”’)\]]*(?:\s|$|[{HAN_CLASS}])))[\"'”’」』）)\]]*")
 # A period after these is an abbreviation's, not a sentence's (a single letter: U.S., J. Smith).
 _ABBREVIATIONS = frozenset(
     {
@@ -39,7 +39,7 @@ _FACT_MARKS = re.compile(
     r"|[一二两三四五六七八九十百千]+[万亿]|百分之"  # 三千亿, 百分之四十
     r"|(?<![A-Za-z])[A-Z][A-Z&-]*[A-Z]{2}(?![A-Za-z])"  # an acronym of 3+ letters: HBM, TSMC (AI, US: too common)
     r"|(?<![A-Za-z])(?:[A-Z]\.){2,}"  # U.S., U.K.
-    rf"|《[^》]+》|[{_CJK}A-Za-z]{{2,8}}、[{_CJK}A-Za-z]{{2,8}}等"  # titles; 腾讯、阿里等 (named examples)
+    rf"|《[^》]+》|[{HAN_CLASS}A-Za-z]{{2,8}}、[{HAN_CLASS}A-Za-z]{{2,8}}等"  # titles; 腾讯、阿里等 (named examples)
 )
 _GENERIC_NAMES = frozenset({"claims", "article", "text", "index", "readme", "body", "content"})
 MIN_LATIN_WORDS, MIN_CJK_CHARS = 4, 8
@@ -190,7 +190,7 @@ def states_fact(sentence: str) -> bool:
     capitalised name not opening the sentence."""
     if sentence.rstrip("\"'”’」』）)] ").endswith(("?", "？", "!", "！")):
         return False
-    cjk = len(re.findall(f"[{_CJK}]", sentence))
+    cjk = len(HAN.findall(sentence))
     words = _LATIN_WORD.findall(sentence)
     if cjk < MIN_CJK_CHARS and len(words) < MIN_LATIN_WORDS:
         return False
@@ -202,7 +202,7 @@ def states_fact(sentence: str) -> bool:
 
 def guess_language(text: str) -> str:
     """`zh` when Chinese characters make up a good part of the letters, else `en`."""
-    cjk = len(re.findall(f"[{_CJK}]", text))
+    cjk = len(HAN.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
     return "zh" if cjk * 3 >= latin else "en"
 

@@ -18,11 +18,10 @@ from collections.abc import Iterable
 from functools import cache
 
 from monitor.text.cedict import built
-from monitor.text.normalize import fold_text
+from monitor.text.normalize import HAN_RUN, fold_text
 
 _MAX_WORD = 8  # characters of the longest Chinese word looked up
 _GLOSSES_PER_WORD = 3  # definitions kept per word: the first are the common senses
-_HAN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?|\d+(?:[.,]\d+)*[a-z]*")
 _NOT_A_SENSE = re.compile(r"(?i)\s*(?:cl:|see |see also|variant of|old variant|abbr\. for|surname |used in )")
 # a parenthesis is a usage note ("(of a ship)", "(chemistry)"), except one that is an acronym
@@ -64,8 +63,8 @@ def stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """The content words of any text, Chinese glossed into English (see the module docstring)."""
     folded = fold_text(text)
-    out = english_words(_HAN.sub(" ", folded))
-    for run in _HAN.findall(folded):
+    out = english_words(HAN_RUN.sub(" ", folded))
+    for run in HAN_RUN.findall(folded):
         for word in segment(run):
             out.extend(gloss(word))
     return out
@@ -77,8 +76,8 @@ def word_units(text: str) -> list[frozenset[str]]:
     to count, a word without a gloss cannot be compared). What `words` returns, kept word by
     word, so that a share of a text's words counts a Chinese word once, not once per gloss."""
     folded = fold_text(text)
-    units = [frozenset([w]) for w in english_words(_HAN.sub(" ", folded))]
-    for run in _HAN.findall(folded):
+    units = [frozenset([w]) for w in english_words(HAN_RUN.sub(" ", folded))]
+    for run in HAN_RUN.findall(folded):
         for word in segment(run):
             glossed = gloss(word) if len(word) > 1 else []
             if glossed:

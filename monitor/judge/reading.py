@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from monitor.judge.lexicon import words
 from monitor.judge.quantities import Quantity, find_quantities
 from monitor.judge.registry import Claim
-from monitor.text.normalize import fold_text
+from monitor.text.normalize import HAN, fold_text
 
 MAX_SENTENCES = 60
 MAX_SENTENCE_CHARS = 400
 HAN_COST = 3.5  # English characters a Han character costs the encoder: about 0.8 tokens against 0.27
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
-_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,7 @@ class ClaimReading:
 
 def language_of(text: str) -> str:
     """ "zh" when a tenth of the letters are Han characters, else "en"."""
-    han = len(_HAN.findall(text))
+    han = len(HAN.findall(text))
     letters = sum(ch.isalpha() for ch in text) or 1
     return "zh" if han / letters > 0.1 else "en"
 
@@ -96,7 +95,7 @@ def embedded_sentences(item: ItemReading, budget: int) -> int:
     character counts HAN_COST characters, so a Chinese item costs what an English one does."""
     used, count = 0.0, 0
     for sentence in item.sentences:
-        cost = len(sentence.text) + (HAN_COST - 1) * len(_HAN.findall(sentence.text))
+        cost = len(sentence.text) + (HAN_COST - 1) * len(HAN.findall(sentence.text))
         if count and used + cost > budget:
             break
         used += cost

@@ -158,9 +158,9 @@ def _plain(text: str) -> str:
 
 def _draft_terms(text: str, lower_words: set[str], dictionary: Dictionary) -> Iterator[_Draft]:
     plain = _plain(text)
-    for clause, initial in _clauses(_HAN_RUN.sub(" , ", plain)):
+    for clause, initial in _clauses(normalize.HAN_RUN.sub(" , ", plain)):
         yield from _clause_terms(clause, initial, lower_words, dictionary)
-    for run in _HAN_RUN.findall(fold_text(plain)):
+    for run in normalize.HAN_RUN.findall(fold_text(plain)):
         yield from _han_terms(run, dictionary)
 
 
@@ -311,7 +311,6 @@ _SPELLINGS = (("ence", "ense"), ("ense", "ence"), ("tre", "ter"), ("ter", "tre")
 
 # --- Chinese ---------------------------------------------------------------------------------------
 
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _MAX_WORD = 8
 CHINESE_STOP_WORDS = word_set(
     """的 了 和 与 及 或 在 是 对 为 将 把 被 从 到 于 以 其 该 这 那 也 都 而 并 等 上 中 下 个 已 仍 还 但 就 由

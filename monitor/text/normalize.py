@@ -50,7 +50,11 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# The one definition of a Han character (either script): CJK unified ideographs with extension A,
+# compatibility ideographs, extensions B-G. Every module that tells Chinese text apart uses these.
+HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+HAN = re.compile(f"[{HAN_CLASS}]")
+HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 
 
 _ASCII_SPACE = " \t\r\n\f\v"
@@ -234,7 +238,7 @@ def fold_text(text: str) -> str:
     `\\s+`'s white space, a third faster.)"""
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    if _CJK.search(text):
+    if HAN.search(text):
         text = to_simplified(text)
     return " ".join(text.casefold().split())
 
@@ -242,7 +246,7 @@ def fold_text(text: str) -> str:
 def detect_lang(text: str, hint: str | None = None) -> str:
     """`en`, `zh-Hans` or `zh-Hant`: Chinese by its characters, the script by what
     a traditional → simplified conversion changes."""
-    han = _CJK.findall(text)
+    han = HAN.findall(text)
     if len(han) < 2 or len(han) < 0.05 * len(text):
         if hint and hint.lower().startswith("zh"):
             return _script_of_hint(hint)

@@ -15,11 +15,9 @@ from monitor.judge.standing import Standing
 from monitor.records import DeliveryRecord, DigestRecord, StoredFlag, StoredItem, StoredStory, Verification
 from monitor.tell.render import safe_url
 from monitor.tell.status import SourceHealth
-from monitor.text.normalize import fold_text
+from monitor.text.normalize import HAN, fold_text
 
 RELATIONS = ("supports", "contradicts", "updates")
-# A Han character (CJK unified ideographs and their extensions, compatibility ideographs).
-_HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f])")
 _QUERY_JUNK = re.compile(r"[\"'*^():{}\[\]+\-]")
 
 
@@ -158,7 +156,7 @@ def spaced(folded: str) -> str:
     """Every Han character a word of its own: the index's tokenizer splits on spaces and
     punctuation, and Chinese has neither between words, so a word is found as a phrase of
     its characters, anywhere in the text."""
-    return _HAN.sub(r" \1 ", folded)
+    return HAN.sub(r" \g<0> ", folded)
 
 
 def search_document(item: StoredItem) -> tuple[str, str]:

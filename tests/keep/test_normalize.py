@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.text.normalize import canonical_url, content_hash, detect_lang, fold_text, html_to_text, settle_date
+from monitor.text.normalize import (
+    HAN,
+    HAN_RUN,
+    canonical_url,
+    content_hash,
+    detect_lang,
+    fold_text,
+    html_to_text,
+    settle_date,
+)
 
 URLS = [
     ("HTTP://Example.COM:80/a/b?utm_source=x&b=2&a=1#frag", "http://example.com/a/b?a=1&b=2"),
@@ -129,3 +138,13 @@ def test_white_space_ending_a_component_is_dropped_as_at_the_end_of_the_link() -
     assert same == {"http://xn--fsqu00a.xn--0zwm56d/?id="}
     assert canonical_url("http://a.com/x #top") == canonical_url("http://a.com/x ") == "http://a.com/x"
     assert canonical_url("http://a.com/?q=a%20b") == "http://a.com/?q=a%20b"  # a space inside stays
+
+
+def test_a_han_character_is_one_thing_everywhere() -> None:
+    """One definition of a Han character (monitor.text.normalize.HAN): the basic block, extension
+    A, compatibility ideographs and the supplementary plane (a rare name's character, 𠮷) are
+    Han; kana, hangul, full-width Latin and the hexagram symbols beside the basic block are not."""
+    han = "中國㐀豈𠮷"
+    assert HAN.findall(f"{han} かな 한글 ＡＢＣ ䷀ abc") == list(han)
+    assert HAN_RUN.findall("美国商务部 and 𠮷野家") == ["美国商务部", "𠮷野家"]
+    assert detect_lang("𠮷野家的牛丼，美國商務部") != "en"

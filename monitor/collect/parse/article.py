@@ -8,7 +8,6 @@ canonical URL, language and date come from the page's own markup first. Junk inp
 from __future__ import annotations
 
 import logging
-import re
 from configparser import ConfigParser
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,7 @@ from bs4 import BeautifulSoup, Tag
 from trafilatura.settings import use_config
 
 from monitor.collect.parse.pages import parse_date
-from monitor.text.normalize import clean_paragraphs, clean_text
+from monitor.text.normalize import HAN, clean_paragraphs, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ DATE_SELECTORS = (
 # so a page written in Han characters gets a proportionate minimum.
 HAN_MIN_EXTRACTED = 70
 HAN_PAGE = 50  # Han characters that make a page Chinese (a language menu has a few)
-_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +118,7 @@ def _extract(html: str, url: str) -> tuple[str, str | None, str | None]:
 
 
 def _written_in_han(html: str) -> bool:
-    return sum(1 for _ in islice(_HAN.finditer(html), HAN_PAGE)) >= HAN_PAGE
+    return sum(1 for _ in islice(HAN.finditer(html), HAN_PAGE)) >= HAN_PAGE
 
 
 @cache

@@ -30,7 +30,7 @@ from bs4.element import PageElement
 
 from monitor.records import ParsedFeed, ParsedItem
 from monitor.settings import PageSelectors
-from monitor.text.normalize import clean_text
+from monitor.text.normalize import HAN, clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,6 @@ HEADLINE_WEIGHT = 20
 MAX_GUID = 2000
 
 _SPACE = re.compile(r"\s+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _MONTH = (
     r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -377,4 +376,4 @@ def _text(tag: Tag) -> str:
 
 def _weight(text: str) -> int:
     """How much a text says: a CJK character counts two, other non-space characters one."""
-    return len(_SPACE.sub("", text)) + len(_CJK.findall(text))
+    return len(_SPACE.sub("", text)) + len(HAN.findall(text))
