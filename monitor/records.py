@@ -138,6 +138,15 @@ class StoreCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class NotModified:
+    """A 304: when it was answered, and the validators it carried (a server may send new ones)."""
+
+    at: datetime
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SourceOutcome:
     """What one poll of one source did."""
 
@@ -151,6 +160,7 @@ class SourceOutcome:
     seconds: float = 0.0
     next_poll_at: datetime | None = None  # set on the source once its follow-up work is done or handed on
     articles_left: int = 0  # articles still pending after this cycle's budget
+    not_modified: NotModified | None = None  # a 304: recorded with the next poll (`schedule_polls`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from monitor.records import (
     CycleReport,
     Fetcher,
     FetchResult,
+    NotModified,
     SourceOutcome,
     SourceState,
     StoredItem,
@@ -117,7 +118,7 @@ async def poll_sources(
             if isinstance(left, BaseException):  # a bug: the items stay pending for the next cycle
                 log.error("catching up on articles failed: %r", left)
     cluster_and_match(cycle)
-    cycle.repo.schedule_polls({o.source_id: o.next_poll_at for o in outcomes if o.next_poll_at is not None})
+    cycle.repo.schedule_polls(outcomes)
     order = {s.id: n for n, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.source_id])
     return CycleReport(started_at, cycle.clock(), outcomes, verifier_report(cycle.verifier))
@@ -224,22 +225,16 @@ async def fetch_and_store(source: Source, cycle: Cycle, state: SourceState | Non
 def store_result(
     source: Source, result: FetchResult, cycle: Cycle, prepared: PreparedBatch | None = None
 ) -> SourceOutcome:
-    """Store one download (prepared here unless `prepared` is given), or record a 304, in one
-    transaction. The outcome carries the next poll, which the caller sets once the follow-up
-    work is done (`poll_sources`)."""
+    """Store one download (prepared here unless `prepared` is given) in one transaction. The
+    outcome carries the next poll, which the caller sets once the follow-up work is done
+    (`poll_sources`), and a 304, which is recorded then too (`schedule_polls`)."""
     repo, settings = cycle.repo, cycle.settings
     next_poll_at = cycle.clock() + poll_delay(settings.poll, source.interval, errors=0, rand=random.random())
-    if result.not_modified:
-        with repo.session() as session, session.begin():
-            repo.record_success(
-                session,
-                source.id,
-                at=result.fetched_at,
-                status="not_modified",
-                etag=result.etag or None,
-                last_modified=result.last_modified,
-            )
-        return SourceOutcome(source.id, "not_modified", http_status=304, next_poll_at=next_poll_at)
+    if result.not_modified:  # recorded with the next poll, in one transaction for the cycle's 304s
+        recorded = NotModified(result.fetched_at, result.etag or None, result.last_modified)
+        return SourceOutcome(
+            source.id, "not_modified", http_status=304, next_poll_at=next_poll_at, not_modified=recorded
+        )
     if prepared is None:
         prepared = _usable(source, prepare_batch(source, result, cycle.topic, _tolerance(cycle)))
     intents = prepared.intents

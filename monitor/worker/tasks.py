@@ -166,8 +166,7 @@ class Jobs:
         if not is_due(state.next_poll_at, self.runtime.clock(), self.settings.poll, source.interval, errors=errors):
             return "not_due"
         outcome = await poll_one(source, self.runtime.fresh_cycle(), ArticleBudget(0, time.monotonic()))
-        if outcome.next_poll_at is not None:
-            await asyncio.to_thread(self.repo.schedule_polls, {source_id: outcome.next_poll_at})
+        await asyncio.to_thread(self.repo.schedule_polls, [outcome])
         if outcome.articles_left:
             await self.defer_articles(source_id)
         if outcome.counts.new or outcome.counts.duplicate:

@@ -235,3 +235,26 @@ def test_digest_writes_markdown_of_new_items(
     assert run("digest", "--out", str(workspace.root / "storage" / "other")) == 0
     again = next((workspace.root / "storage" / "other").glob("*.md")).read_text(encoding="utf-8")
     assert "Nothing new in this period." in again
+
+
+@pytest.mark.sqlite_only
+def test_a_304_is_recorded_with_the_next_poll_and_ends_a_run_of_errors(
+    feeds: FeedServer, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 304 has no transaction of its own: it is written with the cycle's next polls (one
+    transaction for all of them). It still counts as a success: the source's errors are reset,
+    its time of success and status are the 304's, its validators kept."""
+    url = feeds.put_file("/rss2.xml", "rss2.xml")
+    workspace.sources({"id": "s", "url": url, "kind": "feed"})
+    assert run("run", "--once") == 0
+    db = workspace.database
+    query = "SELECT last_status, last_success_at, consecutive_errors, etag, next_poll_at, failing_since FROM source"
+    [(status, first_success, errors, etag, _, _)] = rows(db, query)
+    assert (status, errors) == ("ok", 0) and etag
+    with sqlite3.connect(db) as conn:  # as if the polls since had failed; due again now
+        conn.execute("UPDATE source SET consecutive_errors = 3, failing_since = last_success_at, next_poll_at = NULL")
+    assert run("run", "--once") == 0
+    assert "not_modified" in capsys.readouterr().out
+    [(status, success, errors, kept, next_poll, failing)] = rows(db, query)
+    assert (status, errors, kept, failing) == ("not_modified", 0, etag, None)
+    assert success > first_success and next_poll is not None  # NULL before this run
