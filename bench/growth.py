@@ -77,8 +77,9 @@ def _signature(title: str, summary: str, lang: str) -> bytes | None:
 
 
 def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed: int = 3) -> None:
-    """`count` distinct stored items, `RATE` a day up to NOW, already clustered and matched,
-    the relevant ones (a third) with stand-in sentence vectors as the judge stores them."""
+    """`count` distinct stored items, `RATE` a day up to NOW, already clustered, the relevant
+    ones (a third) matched, with stand-in sentence vectors as the judge stores them; the others
+    never matched (`matched_at` NULL), as in a real store."""
     rng = random.Random(seed)
     vectors = np.random.default_rng(seed)
     columns = set(ItemRow.__table__.columns.keys())
@@ -104,7 +105,7 @@ def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed:
             "duplicate_of": None,
             "relevant": n % 3 == 0,
             "relevant_why": "bench",
-            "matched_at": at,
+            "matched_at": at if n % 3 == 0 else None,  # as the judge leaves them: only relevant originals judged
         }
         if "signature" in columns:
             row |= {"signature": _signature(title, summary, lang), "story_id": None, "clustered_at": at}

@@ -34,7 +34,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision (tests/storage check it against the scripts). A database at it
 # needs no upgrade, and the start does not even import Alembic (~10 MB, 0.15 s: Mako, Pygments
 # and every dialect's DDL), which a `run --once` from cron would otherwise pay every time.
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 # The PostgreSQL advisory lock that start-up upgrades take, one at a time: "monitor" in ASCII, a
 # constant so that every version of the monitor takes the same lock.
 MIGRATION_LOCK_KEY = 0x6D6F6E69746F72

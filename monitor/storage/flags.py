@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from monitor.records import Decision, StoredFlag, StoredItem, Verification, VerifierAnswer, VerifierOutcome
@@ -69,7 +69,8 @@ class FlagStore:
         also those the verifier has questions on), by id: those after the id `after`, at most
         `limit` of them (a next call goes on after the last); with `ids`, among those alone."""
 
-        query = select(ItemRow).where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None))
+        # `= true`, not `IS true`: PostgreSQL looks the former up in an index, not the latter
+        query = select(ItemRow).where(ItemRow.relevant == true(), ItemRow.duplicate_of.is_(None))
         if source_id is not None:
             query = query.where(ItemRow.source_id == source_id)
         if since is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, Select, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Select, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -217,7 +217,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
         unclustered = select(ItemRow.id).where(ItemRow.clustered_at.is_(None)).limit(1)
         unjudged = (
             select(ItemRow.id)
-            .where(ItemRow.relevant.is_(True), ItemRow.duplicate_of.is_(None), ItemRow.matched_at.is_(None))
+            .where(ItemRow.relevant == true(), ItemRow.duplicate_of.is_(None), ItemRow.matched_at.is_(None))
             .limit(1)
         )
         with self.session() as session:
@@ -226,7 +226,7 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
     @staticmethod
     def _needing_article(include_irrelevant: bool) -> Select[ItemRow]:
         query = select(ItemRow).where(ItemRow.article_status.is_(None), ItemRow.duplicate_of.is_(None))
-        return query if include_irrelevant else query.where(ItemRow.relevant.is_(True))
+        return query if include_irrelevant else query.where(ItemRow.relevant == true())  # `=`: see items_to_match
 
     def apply_articles(self, updates: Sequence[ArticleUpdate]) -> None:
         """Store what the articles gave, in one transaction. The article's canonical link

@@ -21,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,6 +88,10 @@ class SourceRow(Base):
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first error after the last success
 
 
+_UNJUDGED_ORIGINAL = "duplicate_of IS NULL AND matched_at IS NULL"
+_ARTICLE_PENDING = "duplicate_of IS NULL AND article_status IS NULL"
+
+
 class ItemRow(Base):
     __tablename__ = "item"
     __table_args__ = (
@@ -97,7 +102,25 @@ class ItemRow(Base):
         Index(None, "fetched_at"),
         Index(None, "published_at"),
         Index(None, "story_id"),
-        Index(None, "matched_at"),
+        # The relevant originals not judged yet (`items_to_match`, `has_unfinished_items`), and only
+        # they: every item never to be judged (irrelevant, a copy) has matched_at NULL too, so an
+        # index on matched_at had each cycle and worker tick read all of them (migration 0013).
+        Index(
+            "ix_item_to_judge",
+            "id",
+            sqlite_where=text(f"relevant = 1 AND {_UNJUDGED_ORIGINAL}"),  # as the queries say it, term by term
+            postgresql_where=text(f"relevant AND {_UNJUDGED_ORIGINAL}"),
+        ),
+        # The relevant originals of a source whose article was never tried (`[poll] article =
+        # "relevant"`, the default; `items_needing_article` at every poll): the irrelevant ones
+        # are never tried, so without it every poll read all of its source's items.
+        Index(
+            "ix_item_article_pending",
+            "source_id",
+            "id",
+            sqlite_where=text(f"relevant = 1 AND {_ARTICLE_PENDING}"),
+            postgresql_where=text(f"relevant AND {_ARTICLE_PENDING}"),
+        ),
         Index(None, "clustered_at"),
     )
 
