@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -146,3 +148,18 @@ def test_a_short_chinese_story_is_its_paragraph() -> None:
         f"<p>{SHORT_ZH}</p></article><footer><p>版權所有</p></footer></body></html>"
     )
     assert extract_article(page, "https://h.example/a").text == SHORT_ZH
+
+
+def test_trafilatura_is_imported_by_the_first_article_page_only() -> None:
+    """A run that fetches no article page (feeds alone, `article = "never"`, every 304) does not
+    carry trafilatura and its dependencies (~6 MB, ~70 ms at every start); the first page
+    extracted imports it."""
+    code = (
+        "import sys, monitor.cli, monitor.pipeline.run; before = 'trafilatura' in sys.modules\n"
+        "from monitor.collect.parse.article import extract_article\n"
+        "page = '<html><body><article><p>' + 'Nvidia export controls. ' * 30 + '</p></article></body></html>'\n"
+        "text = extract_article(page, 'http://127.0.0.1/a').text\n"
+        "print(before, 'trafilatura' in sys.modules, bool(text))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]
