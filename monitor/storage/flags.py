@@ -69,7 +69,7 @@ class FlagStore:
         also those the verifier has questions on), by id: those after the id `after`, at most
         `limit` of them (a next call goes on after the last); with `ids`, among those alone."""
 
-        # `= true`, not `IS true`: PostgreSQL looks the former up in an index, not the latter
+        # `= true`, not `IS true`: PostgreSQL matches only the former to the partial index of these items
         query = select(ItemRow).where(ItemRow.relevant == true(), ItemRow.duplicate_of.is_(None))
         if source_id is not None:
             query = query.where(ItemRow.source_id == source_id)
