@@ -31,10 +31,9 @@ from monitor.keep.clustering import IndexCache, cluster_pending
 from monitor.keep.dedupe import plan_batch
 from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline.digest import write_markdown
-from monitor.pipeline.lifeline import die_with_parent
 from monitor.pipeline.match import embedding_lookup, match_items
 from monitor.pipeline.metrics import Metrics
-from monitor.pipeline.prepare import PreparedBatch, prepare_batch, prepare_in_worker
+from monitor.pipeline.prepare import PreparedBatch, prepare_batch, prepare_in_worker, start_worker
 from monitor.records import (
     ArticleUpdate,
     CycleReport,
@@ -330,9 +329,7 @@ async def prepare_result(source: Source, result: FetchResult, cycle: Cycle) -> P
                 prepare_in_worker,
                 source,
                 result,
-                cycle.topic.topic,
                 tolerance,
-                cycle.topic.claim_terms,
             )
             return _usable(source, prepared)
         except BrokenProcessPool:  # a worker died (killed, out of memory): prepare here, as without a pool
@@ -372,8 +369,8 @@ def parse_pool(cycle: Cycle, sources: int) -> Iterator[Cycle]:
     pool = ProcessPoolExecutor(
         max_workers=cores - 1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
-        initargs=(os.getpid(),),
+        initializer=start_worker,
+        initargs=(os.getpid(), cycle.topic.topic, cycle.topic.claim_terms),
     )
     log.debug("preparing %d sources in %d worker processes", sources, cores - 1)
     try:

@@ -24,7 +24,7 @@ WATCH_SECONDS = 1.0
 
 def die_with_parent(parent_pid: int) -> None:
     """End this process when its parent, `parent_pid` (read by the parent before it started this
-    one), ends. A process pool's initializer.
+    one), ends. The first thing a parse worker does (`monitor.pipeline.prepare.start_worker`).
 
     Linux sends the signal when the *thread* that started this process ends, not only the
     process: the pool must be started from a thread that lives as long as the pool (the event

@@ -1,11 +1,12 @@
 """One download made ready to store: parsed, normalised and judged for relevance.
 
 All of it is pure and CPU-bound, so a cycle of many sources runs it in worker processes and its
-event loop only dedupes and writes. Plain values in and out (picklable); a worker builds the
-topic's matcher once from the `Topic` config and the watched claims' derived terms (the
-matcher's `claim_terms`) rather than unpickling it for every document: the terms, not the
-claims' texts, so a worker needs no dictionary and judges exactly as the main process does.
-No I/O.
+event loop only dedupes and writes. Plain values in and out (picklable); a worker gets the
+`Topic` config and the watched claims' derived terms (the matcher's `claim_terms`) once, when it
+starts (`start_worker`), and builds the topic's matcher from them: the terms, not the claims'
+texts, so a worker needs no dictionary and judges exactly as the main process does. With each
+document it gets the source and the download alone (the topic and terms with every document
+cost the main process ~0.65 ms a source to pickle). No I/O.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 
 from monitor.collect.parse.document import parse_content
 from monitor.keep.claim_terms import ClaimTerms
 from monitor.keep.relevance import Topic, TopicMatcher
+from monitor.pipeline.lifeline import die_with_parent
 from monitor.records import FetchResult, ItemIntent
 from monitor.settings import Source
 from monitor.text.normalize import to_intents
@@ -51,19 +52,16 @@ def prepare_batch(
     return PreparedBatch([judge_intent(i, topic) for i in intents], parsed.warning)
 
 
-def prepare_in_worker(
-    source: Source,
-    result: FetchResult,
-    topic: Topic,
-    future_tolerance: timedelta,
-    claim_terms: tuple[ClaimTerms, ...] = (),
-) -> PreparedBatch:
-    """`prepare_batch` in a worker process, which gets the topic's config and the claims' terms
-    (`TopicMatcher.claim_terms`), not the matcher."""
-    return prepare_batch(source, result, _matcher(topic, claim_terms), future_tolerance)
+_WORKER_MATCHER: list[TopicMatcher] = []  # a worker process's matcher, built by `start_worker`
 
 
-@lru_cache(maxsize=4)
-def _matcher(topic: Topic, claim_terms: tuple[ClaimTerms, ...]) -> TopicMatcher:
-    """Compiled once per worker (and topic and claims): building one costs tens of milliseconds."""
-    return TopicMatcher(topic, claim_terms=claim_terms)
+def start_worker(parent_pid: int, topic: Topic, claim_terms: tuple[ClaimTerms, ...]) -> None:
+    """A parse worker's start (the pool's initializer): end with the parent (`die_with_parent`)
+    and build the topic's matcher, once (tens of milliseconds), for every document it prepares."""
+    die_with_parent(parent_pid)
+    _WORKER_MATCHER[:] = [TopicMatcher(topic, claim_terms=claim_terms)]
+
+
+def prepare_in_worker(source: Source, result: FetchResult, future_tolerance: timedelta) -> PreparedBatch:
+    """`prepare_batch` in a worker process started by `start_worker`, with its matcher."""
+    return prepare_batch(source, result, _WORKER_MATCHER[0], future_tolerance)

@@ -23,7 +23,7 @@ from monitor.config import load_config
 from monitor.keep.default_topic import DEFAULT_TOPIC
 from monitor.keep.relevance import TopicMatcher
 from monitor.pipeline import cycle as pipeline
-from monitor.pipeline.prepare import prepare_batch, prepare_in_worker
+from monitor.pipeline.prepare import prepare_batch, prepare_in_worker, start_worker
 from monitor.records import FetchResult
 from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
@@ -93,11 +93,12 @@ def test_a_worker_prepares_exactly_what_the_main_process_does() -> None:
     topic = TopicMatcher(DEFAULT_TOPIC)
     source = Source(id="s", url="http://127.0.0.1/feed.xml", kind="feed")
     tolerance = timedelta(hours=1)
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    start = (os.getpid(), topic.topic, topic.claim_terms)  # sent once, when the worker starts
+    with ProcessPoolExecutor(1, get_context("spawn"), initializer=start_worker, initargs=start) as pool:
         for name, ctype in FIXTURES:
             result = _result(name, ctype)
             here = prepare_batch(source, result, topic, tolerance)
-            there = pool.submit(prepare_in_worker, source, result, DEFAULT_TOPIC, tolerance).result()
+            there = pool.submit(prepare_in_worker, source, result, tolerance).result()
             assert there == here, name
             assert here.intents, name
 
