@@ -9,6 +9,7 @@ The dictionary here is a few CC-CEDICT lines, so the tests hold with or without 
 
 from __future__ import annotations
 
+import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from monitor.keep.claim_terms import ClaimTerms, claim_texts, derive_claim_terms
 from monitor.keep.default_topic import DEFAULT_TOPIC
 from monitor.keep.dictionary import Dictionary, build_dictionary
 from monitor.keep.relevance import TopicMatcher
-from monitor.pipeline.prepare import prepare_batch, prepare_in_worker
+from monitor.pipeline.prepare import prepare_batch, prepare_in_worker, start_worker
 from monitor.records import FetchResult
 from monitor.settings import Source
 
@@ -435,8 +436,9 @@ def test_a_worker_process_judges_with_the_claims_as_the_main_process_does() -> N
     result = FetchResult("s", source.url, 200, _feed(ITEMS), {"content-type": "application/rss+xml"}, at)
     tolerance = timedelta(hours=1)
     here = prepare_batch(source, result, MATCHER, tolerance)
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        there = pool.submit(prepare_in_worker, source, result, DEFAULT_TOPIC, tolerance, MATCHER.claim_terms).result()
+    start = (os.getpid(), DEFAULT_TOPIC, MATCHER.claim_terms)  # the claims' terms reach the worker at its start
+    with ProcessPoolExecutor(1, get_context("spawn"), initializer=start_worker, initargs=start) as pool:
+        there = pool.submit(prepare_in_worker, source, result, tolerance).result()
     assert there == here
     assert [i.relevant for i in here.intents][:2] == [True, True]
     assert "claim A16 terms" in (here.intents[0].relevant_why or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from monitor.text.normalize import (
@@ -62,6 +62,7 @@ _ODD = "aZ Ｈ２ 輝達\t\n\r\x0b\x0c\x1c\x1d\x85\xa0\u2028\u3000\u200bﬁ①" 
 
 # characters as `st.text()` draws them: no lone surrogate (decoded text has none; OpenCC, old fold or new, raises)
 @given(st.text(alphabet=st.sampled_from(list(_ODD)) | st.characters(exclude_categories=["Cs"])))
+@example("𧭈")  # a Han character of the supplementary plane alone: converted (U+2B37E)
 def test_fold_text_is_the_plain_definition(text: str) -> None:
     """The fast path (a normalisation quick check, `split`) folds as the definition does."""
     import re
@@ -70,7 +71,7 @@ def test_fold_text_is_the_plain_definition(text: str) -> None:
     from monitor.text.normalize import to_simplified
 
     plain = unicodedata.normalize("NFKC", text)
-    plain = to_simplified(plain) if re.search("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", plain) else plain
+    plain = to_simplified(plain) if HAN.search(plain) else plain  # any Han character, either plane
     assert fold_text(text) == re.sub(r"\s+", " ", plain.casefold()).strip()
 
 
