@@ -89,6 +89,7 @@ def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed:
         lang = rng.choice(("en", "en", "zh-Hans"))
         title, summary = _text(rng, lang, 9), _text(rng, lang, 45)
         at = NOW - timedelta(days=(count - n) / RATE)
+        relevant = n % 3 == 0
         row: dict[str, Any] = {
             "id": n + 1,
             "source_id": sources[n % len(sources)].id,
@@ -103,14 +104,14 @@ def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed:
             "date_note": None,
             "content_hash": hashlib.sha256(f"{n}".encode()).hexdigest(),
             "duplicate_of": None,
-            "relevant": n % 3 == 0,
+            "relevant": relevant,
             "relevant_why": "bench",
-            "matched_at": at if n % 3 == 0 else None,  # as the judge leaves them: only relevant originals judged
+            "matched_at": at if relevant else None,  # as the judge leaves them: only relevant originals judged
         }
         if "signature" in columns:
             row |= {"signature": _signature(title, summary, lang), "story_id": None, "clustered_at": at}
         rows.append(row)
-        if row["relevant"]:
+        if relevant:
             data = vectors.standard_normal((4, HASH_ENCODER.dim)).astype(np.float16).tobytes()
             stored_vectors.append(
                 {"item_id": n + 1, "encoder": HASH_ENCODER.name, "key": "fill", "rows": 4, "dim": HASH_ENCODER.dim}
