@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, true, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.records import Decision, StoredFlag, StoredItem, Verification, VerifierAnswer, VerifierOutcome
 from monitor.storage.db import in_chunks
 from monitor.storage.rows import item_record
-from monitor.storage.tables import FlagRow, ItemRow, VerdictRow, table_of
+from monitor.storage.tables import FlagRow, ItemRow, VerdictRow, relevant_original, table_of
 
 REVIEWED = ("confirmed", "dismissed")
 
@@ -68,14 +68,12 @@ class FlagStore:
         """Relevant original items not matched yet (or all of them, `again`; with `pending`,
         also those the verifier has questions on), by id: those after the id `after`, at most
         `limit` of them (a next call goes on after the last); with `ids`, among those alone."""
-
-        # `= true`, not `IS true`: PostgreSQL matches only the former to the partial index of these items
-        query = select(ItemRow).where(ItemRow.relevant == true(), ItemRow.duplicate_of.is_(None))
+        query = select(ItemRow).where(relevant_original())
         if source_id is not None:
             query = query.where(ItemRow.source_id == source_id)
         if since is not None:
             query = query.where(ItemRow.published_at >= since)
-        if not again:
+        if not again:  # `to_judge()`, term by term
             waiting = ItemRow.matched_at.is_(None)
             query = query.where(or_(waiting, ItemRow.verify_pending.is_(True)) if pending else waiting)
         if after is not None:

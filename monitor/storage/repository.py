@@ -34,7 +34,7 @@ from monitor.storage.notifications import NotificationStore
 from monitor.storage.polls import PollStore
 from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, table_of
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, table_of, to_judge
 from monitor.storage.vectors import VectorStore
 
 
@@ -212,21 +212,24 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
         with self.session() as session:
             return sorted(session.scalars(query))
 
-    def has_unfinished_items(self) -> bool:
-        """Whether an item is still to be clustered or judged: work a stop cut short."""
-        unclustered = select(ItemRow.id).where(ItemRow.clustered_at.is_(None)).limit(1)
-        unjudged = (
-            select(ItemRow.id)
-            .where(ItemRow.relevant == true(), ItemRow.duplicate_of.is_(None), ItemRow.matched_at.is_(None))
-            .limit(1)
-        )
+    def has_unfinished_items(self, *, fetched_before: datetime | None = None) -> bool:
+        """Whether an item is still to be clustered or judged (work a stop cut short), of those
+        fetched before `fetched_before` if given (what a digest of a period ending then covers)."""
+        unclustered = select(ItemRow.id).where(ItemRow.clustered_at.is_(None))
+        unjudged = select(ItemRow.id).where(to_judge())
+        if fetched_before is not None:
+            # through `coalesce` (a no-op: never null), which no index on fetched_at serves: the
+            # pending items are few and indexed, the items fetched before a date are all of them,
+            # and SQLite, offered that range, reads it
+            before = func.coalesce(ItemRow.fetched_at, fetched_before) < fetched_before
+            unclustered, unjudged = unclustered.where(before), unjudged.where(before)
         with self.session() as session:
-            return any(session.execute(query).first() is not None for query in (unclustered, unjudged))
+            return any(session.execute(q.limit(1)).first() is not None for q in (unclustered, unjudged))
 
     @staticmethod
     def _needing_article(include_irrelevant: bool) -> Select[ItemRow]:
         query = select(ItemRow).where(ItemRow.article_status.is_(None), ItemRow.duplicate_of.is_(None))
-        return query if include_irrelevant else query.where(ItemRow.relevant == true())  # `=`: see items_to_match
+        return query if include_irrelevant else query.where(ItemRow.relevant == true())  # `=`: see relevant_original
 
     def apply_articles(self, updates: Sequence[ArticleUpdate]) -> None:
         """Store what the articles gave, in one transaction. The article's canonical link

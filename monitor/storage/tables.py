@@ -20,10 +20,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -148,6 +151,18 @@ class ItemRow(Base):
     clustered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the verifier has questions on this item not answered yet (budget spent, server down)
     verify_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+def relevant_original() -> ColumnElement[bool]:
+    """A relevant item that is no copy: what the judge reads. `= true`, not `IS true`: PostgreSQL
+    matches only the former to the partial indexes of `ItemRow` that say `relevant`."""
+    return and_(ItemRow.relevant == true(), ItemRow.duplicate_of.is_(None))
+
+
+def to_judge() -> ColumnElement[bool]:
+    """A relevant original not judged yet, as `ix_item_to_judge` says it (one spelling for the
+    queries that read that index, so that they keep matching it)."""
+    return and_(relevant_original(), ItemRow.matched_at.is_(None))
 
 
 class StoryRow(Base):

@@ -15,7 +15,9 @@ Why each guarantee holds:
   again stores nothing twice.
 - *The digest is made once*: its job has the lock `digest` and checks, under it, that its
   period is still due (`monitor.schedule.due_digest_period`); deliveries have their ledger.
-  While polls run it queues itself again and ends, rather than being retried (see `digest`).
+  While its period is incomplete (a poll started before its end still runs, an item fetched in
+  it is still to be judged) it queues itself again and ends, rather than being retried (see
+  `digest`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from procrastinate import App
@@ -42,6 +44,19 @@ from monitor.tell.schedule import cron_trigger, due_digest_period
 from monitor.worker import plan
 
 log = logging.getLogger(__name__)
+
+# The database's clock stamps a job's start, the worker's clock the digest's period: a poll that
+# started up to this long after the period's end (by the database) is waited for too.
+CLOCK_MARGIN = timedelta(minutes=1)
+# Procrastinate records each start of a job (`todo` → `doing`, again on a retry) as an event.
+_POLLS_STARTED_BEFORE = """
+SELECT count(*) AS running FROM procrastinate_jobs AS job
+ WHERE job.status = 'doing' AND job.task_name = %(task)s
+   AND coalesce(
+         (SELECT max(event.at) FROM procrastinate_events AS event
+           WHERE event.job_id = job.id AND event.type = 'started'),
+         '-infinity') < %(moment)s
+"""
 
 
 @dataclass(frozen=True)
@@ -195,9 +210,12 @@ class Jobs:
 
     async def digest(self) -> str:
         """The digest of the period that is due, once: under the `digest` lock, a period made
-        already is skipped. While a poll or a judge batch is under way (items dated in the
-        period may still be stored or judged) it queues a digest `digest_again` seconds later and
-        ends.
+        already is skipped. While the period is not complete, it queues a digest `digest_again`
+        seconds later and ends: a poll that started before the period's end is still running (it
+        may store items fetched in the period), or an item fetched in the period is still to be
+        clustered or judged (a judge batch is on it, or queued). Polls and judge batches of
+        items fetched later do not hold it back: with many sources some poll is nearly always
+        running, and a digest waiting for none to run could wait for ever.
 
         Why not a Procrastinate retry (as it was): a retried job goes back to `todo`, and when the
         tick had queued the next digest meanwhile (the same queueing lock), the retry failed on
@@ -210,20 +228,23 @@ class Jobs:
         period = due_digest_period(trigger, await asyncio.to_thread(self.repo.last_digest_end), now)
         if period is None:
             return "already made"
-        jobs = self.app.job_manager
-        busy = [
-            *await jobs.list_jobs_async(task=plan.POLL, status="doing"),
-            *await jobs.list_jobs_async(task=plan.MATCH, status="doing"),
-        ]
-        if busy:
-            queued = await self.defer_digest(later=self.runtime.settings.digest_again)
-            log.info("event=digest_waits busy=%d queued_again=%s", len(busy), queued)
-            return "waiting"
         start, end = period
+        polls = await self.polls_started_before(end + CLOCK_MARGIN)
+        unfinished = await asyncio.to_thread(self.repo.has_unfinished_items, fetched_before=end)
+        if polls or unfinished:
+            queued = await self.defer_digest(later=self.runtime.settings.digest_again)
+            log.info("event=digest_waits polls=%d unfinished=%s queued_again=%s", polls, unfinished, queued)
+            return "waiting"
         config = self.runtime.config
         outcome = await asyncio.to_thread(produce_digest, self.repo, config, start=start, end=end, now=now)
         log.info("event=digest start=%s end=%s items=%d path=%s", start, end, outcome.digest.item_count, outcome.path)
         return str(outcome.path)
+
+    async def polls_started_before(self, moment: datetime) -> int:
+        """How many poll jobs are running that started before `moment`: they may still store
+        items fetched before it. A running poll whose start is not recorded counts too."""
+        row = await self.app.connector.execute_query_one_async(_POLLS_STARTED_BEFORE, task=plan.POLL, moment=moment)
+        return int(row["running"])
 
     async def retry_stalled(self, timestamp: int) -> int:
         """Put back to `todo` the jobs of workers whose heartbeat stopped (killed, frozen). One

@@ -40,6 +40,7 @@ from monitor.collect.fetch import HttpxFetcher
 from monitor.config import load_config
 from monitor.pipeline.cycle import utcnow
 from monitor.storage import SqlRepository
+from monitor.tell.schedule import cron_trigger, due_digest_period
 from monitor.worker import plan
 from monitor.worker.run import build_app, prepare_database
 from monitor.worker.tasks import Jobs, Runtime, WorkerSettings
@@ -521,5 +522,82 @@ def test_a_digest_that_waits_for_a_poll_ends_and_leaves_one_digest_queued(pg: Pg
         assert jobs("todo") == [(plan.DIGEST, "todo")]
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT count(*) FROM digest")) == 0  # the poll still runs
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("poll_started", "item_fetched", "made"),
+    [
+        (-30, None, False),  # a poll that started in the period may still store items of it
+        (120, None, True),  # one that started after it (beyond the clocks' margin) cannot
+        (None, -30, False),  # an item fetched in the period is still to be judged
+        (None, 30, True),  # one fetched after it belongs to the next digest
+        (None, None, True),
+    ],
+    ids=["poll-before-end", "poll-after-end", "item-before-end", "item-after-end", "idle"],
+)
+def test_a_digest_waits_only_for_the_work_of_its_own_period(
+    pg: PgServer, tmp_path: Path, poll_started: int | None, item_fetched: int | None, made: bool
+) -> None:
+    """A digest waits for the polls that started before its period's end and for the items
+    fetched in it; polls and items of later are the next digest's. It waited for any running
+    poll or judge batch: with many sources some poll nearly always runs, and it could wait for
+    ever. Seconds are relative to the period's end."""
+    root = tmp_path / "period"
+    (root / "config").mkdir(parents=True)
+    (root / "storage").mkdir()
+    (root / "config" / "monitor.toml").write_text(MONITOR_TOML, encoding="utf-8")
+    source = '[[source]]\nid = "s"\nurl = "http://127.0.0.1:9/feed.xml"\nkind = "feed"\ninterval = 3600\n'
+    (root / "config" / "sources.toml").write_text(source, encoding="utf-8")
+    url = pg.create_database("worker_digest_period")
+    config = load_config(root / "config", env={"MONITOR_DATABASE_URL": url}, cwd=root)
+    engine = open_database(url)
+    prepare_database(engine, config)
+    settings = WorkerSettings(concurrency=1, digest_again=30, delete_jobs="never")
+    app = build_app(engine, settings)
+    schedule = config.settings.schedule
+    now = utcnow()
+    period = due_digest_period(cron_trigger(schedule.digest_cron, schedule.timezone), None, now)
+    assert period is not None
+    end = period[1]
+    if item_fetched is not None:
+        at = end + timedelta(seconds=item_fetched)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO item (source_id, guid, title, summary, lang, published_at, fetched_at, "
+                    "content_hash, relevant, verify_pending, clustered_at) "
+                    "VALUES ('s', 'g', 'Nvidia H20', '', 'en', :at, :at, 'h', true, false, :at)"
+                ),
+                {"at": at.replace(tzinfo=None)},
+            )
+
+    async def scenario() -> None:
+        async with HttpxFetcher(config.settings.http) as fetcher, app.open_async():
+            cycle = build_cycle(config, SqlRepository(engine), fetcher)
+            jobs = Jobs(app, Runtime(config, cycle, settings, lambda: now, now - timedelta(hours=1)))
+            app.task(name=plan.DIGEST)(jobs.digest)
+            if poll_started is not None:  # a poll another worker runs, started then
+                await jobs.defer_poll("elsewhere")
+                with engine.begin() as connection:
+                    connection.execute(text("SET LOCAL search_path TO procrastinate"))
+                    connection.execute(text("UPDATE procrastinate_jobs SET status = 'doing'"))
+                    connection.execute(
+                        text("UPDATE procrastinate_events SET at = :at WHERE type = 'started'"),
+                        {"at": end + timedelta(seconds=poll_started)},
+                    )
+            assert await jobs.defer_digest()
+            await app.run_worker_async(queues=None, concurrency=1, wait=False, listen_notify=False, delete_jobs="never")
+
+    try:
+        asyncio.run(scenario())
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM digest")) == int(made)
+            waiting = connection.scalar(
+                text("SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE task_name = :t AND status = 'todo'"),
+                {"t": plan.DIGEST},
+            )
+        assert waiting == int(not made)  # a digest that waits has queued the next look
     finally:
         engine.dispose()
