@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from monitor.storage import open_database
 from tests.loopback import Handler, ScriptedServer, item, rss, scripted_server
@@ -37,7 +37,7 @@ pytest.importorskip("procrastinate")
 
 from monitor.cli.poll import build_cycle
 from monitor.collect.fetch import HttpxFetcher
-from monitor.config import load_config
+from monitor.config import Config, load_config
 from monitor.pipeline.cycle import utcnow
 from monitor.storage import SqlRepository
 from monitor.tell.schedule import cron_trigger, due_digest_period
@@ -463,6 +463,20 @@ def test_workers_fetch_the_articles_and_judge_every_relevant_item(pg: PgServer, 
             workers.stop()
 
 
+def in_process_worker(pg: PgServer, root: Path, sources: str) -> tuple[Config, Engine]:
+    """The config and a prepared database (its own, named after `root`) of a worker that runs in
+    the test's process."""
+    (root / "config").mkdir(parents=True)
+    (root / "storage").mkdir()
+    (root / "config" / "monitor.toml").write_text(MONITOR_TOML, encoding="utf-8")
+    (root / "config" / "sources.toml").write_text(sources, encoding="utf-8")
+    url = pg.create_database(f"worker_{root.name}")
+    config = load_config(root / "config", env={"MONITOR_DATABASE_URL": url}, cwd=root)
+    engine = open_database(url)
+    prepare_database(engine, config)
+    return config, engine
+
+
 class RacedJobs(Jobs):
     """The monitor's jobs, but the digest finds the tick's next digest queued while it runs: the
     moment at which a loaded machine's tick fires (deterministic here)."""
@@ -481,15 +495,7 @@ def test_a_digest_that_waits_for_a_poll_ends_and_leaves_one_digest_queued(pg: Pg
     has queued the next one meanwhile. It was retried by Procrastinate instead: the retry
     failed on the queued one's queueing lock and left the job `doing` for ever in a live
     worker, holding the `digest` lock: no digest was made again (the CI failure of stop 29)."""
-    root = tmp_path / "digest"
-    (root / "config").mkdir(parents=True)
-    (root / "storage").mkdir()
-    (root / "config" / "monitor.toml").write_text(MONITOR_TOML, encoding="utf-8")
-    (root / "config" / "sources.toml").write_text("", encoding="utf-8")
-    url = pg.create_database("worker_digest_waits")
-    config = load_config(root / "config", env={"MONITOR_DATABASE_URL": url}, cwd=root)
-    engine = open_database(url)
-    prepare_database(engine, config)
+    config, engine = in_process_worker(pg, tmp_path / "digest", "")
     settings = WorkerSettings(concurrency=1, digest_again=30, delete_jobs="never")
     app = build_app(engine, settings)
 
@@ -544,16 +550,8 @@ def test_a_digest_waits_only_for_the_work_of_its_own_period(
     fetched in it; polls and items of later are the next digest's. It waited for any running
     poll or judge batch: with many sources some poll nearly always runs, and it could wait for
     ever. Seconds are relative to the period's end."""
-    root = tmp_path / "period"
-    (root / "config").mkdir(parents=True)
-    (root / "storage").mkdir()
-    (root / "config" / "monitor.toml").write_text(MONITOR_TOML, encoding="utf-8")
     source = '[[source]]\nid = "s"\nurl = "http://127.0.0.1:9/feed.xml"\nkind = "feed"\ninterval = 3600\n'
-    (root / "config" / "sources.toml").write_text(source, encoding="utf-8")
-    url = pg.create_database("worker_digest_period")
-    config = load_config(root / "config", env={"MONITOR_DATABASE_URL": url}, cwd=root)
-    engine = open_database(url)
-    prepare_database(engine, config)
+    config, engine = in_process_worker(pg, tmp_path / "period", source)
     settings = WorkerSettings(concurrency=1, digest_again=30, delete_jobs="never")
     app = build_app(engine, settings)
     schedule = config.settings.schedule
