@@ -67,7 +67,8 @@ class WorkerSettings:
     heartbeat: float = 10.0  # seconds between a worker's heartbeats
     stalled_after: float = 30.0  # seconds without a heartbeat: its `doing` jobs are retried
     articles_again: float = 5.0  # seconds before the rest of a source's articles is fetched
-    digest_again: float = 5.0  # seconds before a digest that found polls running looks again
+    digest_again: float = 5.0  # seconds before a digest whose period is incomplete looks again
+    digest_patience: float = 1800.0  # seconds after its period's end a digest waits at most
     parse_processes: bool = True  # parse feeds in processes of their own, one per core
     delete_jobs: str = "successful"  # finished jobs leave the queue's table ("never": kept, to inspect)
 
@@ -215,7 +216,10 @@ class Jobs:
         may store items fetched in the period), or an item fetched in the period is still to be
         clustered or judged (a judge batch is on it, or queued). Polls and judge batches of
         items fetched later do not hold it back: with many sources some poll is nearly always
-        running, and a digest waiting for none to run could wait for ever.
+        running, and a digest waiting for none to run could wait for ever. Nor does anything,
+        `digest_patience` after the period's end: a poll stuck in a live worker, or an item
+        whose judging fails every time, must not cost the reader every digest after; the
+        digest is made, and the log says what it did not wait for.
 
         Why not a Procrastinate retry (as it was): a retried job goes back to `todo`, and when the
         tick had queued the next digest meanwhile (the same queueing lock), the retry failed on
@@ -231,10 +235,13 @@ class Jobs:
         start, end = period
         polls = await self.polls_started_before(end + CLOCK_MARGIN)
         unfinished = await asyncio.to_thread(self.repo.has_unfinished_items, fetched_before=end)
-        if polls or unfinished:
+        patient = now - end < timedelta(seconds=self.runtime.settings.digest_patience)
+        if (polls or unfinished) and patient:
             queued = await self.defer_digest(later=self.runtime.settings.digest_again)
             log.info("event=digest_waits polls=%d unfinished=%s queued_again=%s", polls, unfinished, queued)
             return "waiting"
+        if polls or unfinished:
+            log.warning("event=digest_incomplete end=%s polls_running=%d items_unfinished=%s", end, polls, unfinished)
         config = self.runtime.config
         outcome = await asyncio.to_thread(produce_digest, self.repo, config, start=start, end=end, now=now)
         log.info("event=digest start=%s end=%s items=%d path=%s", start, end, outcome.digest.item_count, outcome.path)

@@ -533,26 +533,28 @@ def test_a_digest_that_waits_for_a_poll_ends_and_leaves_one_digest_queued(pg: Pg
 
 
 @pytest.mark.parametrize(
-    ("poll_started", "item_fetched", "made"),
+    ("poll_started", "item_fetched", "patience", "made"),
     [
-        (-30, None, False),  # a poll that started in the period may still store items of it
-        (120, None, True),  # one that started after it (beyond the clocks' margin) cannot
-        (None, -30, False),  # an item fetched in the period is still to be judged
-        (None, 30, True),  # one fetched after it belongs to the next digest
-        (None, None, True),
+        (-30, None, 3600, False),  # a poll that started in the period may still store items of it
+        (120, None, 3600, True),  # one that started after it (beyond the clocks' margin) cannot
+        (None, -30, 3600, False),  # an item fetched in the period is still to be judged
+        (None, 30, 3600, True),  # one fetched after it belongs to the next digest
+        (None, None, 3600, True),
+        (-30, -30, 0, True),  # past its patience, a digest is made whatever is left
     ],
-    ids=["poll-before-end", "poll-after-end", "item-before-end", "item-after-end", "idle"],
+    ids=["poll-before-end", "poll-after-end", "item-before-end", "item-after-end", "idle", "out-of-patience"],
 )
 def test_a_digest_waits_only_for_the_work_of_its_own_period(
-    pg: PgServer, tmp_path: Path, poll_started: int | None, item_fetched: int | None, made: bool
+    pg: PgServer, tmp_path: Path, poll_started: int | None, item_fetched: int | None, patience: int, made: bool
 ) -> None:
     """A digest waits for the polls that started before its period's end and for the items
     fetched in it; polls and items of later are the next digest's. It waited for any running
     poll or judge batch: with many sources some poll nearly always runs, and it could wait for
-    ever. Seconds are relative to the period's end."""
+    ever. And it waits `digest_patience` at most: a stuck poll or an item whose judging always
+    fails does not cost every digest after. Seconds are relative to the period's end."""
     source = '[[source]]\nid = "s"\nurl = "http://127.0.0.1:9/feed.xml"\nkind = "feed"\ninterval = 3600\n'
     config, engine = in_process_worker(pg, tmp_path / "period", source)
-    settings = WorkerSettings(concurrency=1, digest_again=30, delete_jobs="never")
+    settings = WorkerSettings(concurrency=1, digest_again=30, digest_patience=patience, delete_jobs="never")
     app = build_app(engine, settings)
     schedule = config.settings.schedule
     now = utcnow()
