@@ -83,6 +83,7 @@ class Indexes:
 Vectors = Mapping[int, NDArray[np.float32]]  # item id → its sentence vectors (`Judge.embed`, headline first)
 VectorLookup = Callable[[Sequence[int]], Vectors]  # the stored vectors of those of these items that have them
 _RESTORE_BATCH = 1000  # story members whose vectors are looked up at a time
+_RESTORE_SIGNATURES = 4096  # signatures restored at a time (about 1 kB each while held)
 
 
 def load_indexes(
@@ -97,8 +98,9 @@ def load_indexes(
     newest = store.newest_clustered_at()
     if newest is None:
         return indexes
-    for item_id, data, at, duplicate_of in store.signatures_since(newest - window):
-        indexes.neardup.add(item_id, Signature.from_bytes(data), at, duplicate_of)
+    signed = iter(store.signatures_since(newest - window))
+    while rows := list(itertools.islice(signed, _RESTORE_SIGNATURES)):
+        indexes.neardup.add_many([(i, Signature.from_bytes(data), at, root) for i, data, at, root in rows])
     members = iter(store.story_members_since(newest - indexes.stories.rule.window))
     while batch := list(itertools.islice(members, _RESTORE_BATCH)):
         found = vectors([i.id for i in batch]) if vectors is not None else {}

@@ -186,13 +186,24 @@ class _BandTable:
             merged = self._merge(self._runs)
             self._runs = [merged[live[merged & _SLOT_MASK]]]
 
+    def add_many(self, keys: NDArray[np.uint32], slots: NDArray[np.intp]) -> None:
+        """`add` each row of `keys` with its slot: in one run, sorted once, rather than through
+        the matrix a few hundred at a time."""
+        self._flush()
+        if len(keys):
+            self._push(keys, slots)
+
     def _flush(self) -> None:
         if not self._buffered:
             return
         n, self._buffered = self._buffered, 0
+        self._push(self._rows[:n], self._row_slots[:n])
+
+    def _push(self, rows: NDArray[np.uint32], slots: NDArray[np.uint32] | NDArray[np.intp]) -> None:
+        """A run of these rows' entries, merged into the runs before it (see the class docstring)."""
         self.version += 1
-        keys = self._rows[:n].ravel().astype(np.uint64) << _SHIFT
-        run = np.sort(keys | np.repeat(self._row_slots[:n], BANDS).astype(np.uint64))
+        keys = rows.ravel().astype(np.uint64) << _SHIFT
+        run = np.sort(keys | np.repeat(slots, BANDS).astype(np.uint64))
         while self._runs and len(self._runs[-1]) <= 2 * len(run):
             run = self._merge([self._runs.pop(), run])
         self._runs.append(run)
@@ -260,6 +271,30 @@ class NearDupIndex:
     def add(self, item_id: int, sig: Signature, at: datetime, duplicate_of: int | None = None) -> None:
         """Index an item's signature; `duplicate_of` is the root it copies (from `query`)."""
         self._add(item_id, sig, at, duplicate_of, sig.band_keys())
+
+    def add_many(self, entries: Sequence[tuple[int, Signature, datetime, int | None]]) -> None:
+        """`add` each (id, signature, published, duplicate_of), oldest first: the same index, in
+        a few numpy calls rather than a dozen per item (a start restores a window of tens of
+        thousands: 1.2 s of 1.9 s at 100k stored items, one by one)."""
+        if not entries:
+            return
+        batch = _Batch.of([sig for _, sig, _, _ in entries])
+        ats = np.fromiter((_timestamp(at) for _, _, at, _ in entries), dtype=np.float64, count=len(entries))
+        ids = np.fromiter((item_id for item_id, _, _, _ in entries), dtype=np.int64, count=len(entries))
+        roots = np.fromiter(
+            (item_id if root is None else root for item_id, _, _, root in entries), dtype=np.int64, count=len(entries)
+        )
+        slots = self._take_slots(len(entries))
+        self._sigs[slots], self._sizes[slots], self._ids[slots] = batch.low, batch.sizes, ids
+        self._roots[slots], self._ats[slots], self._live[slots] = roots, ats, True
+        self._count += len(entries)
+        self._bands.add_many(batch.keys, slots)
+        self._expiry.extend(zip(ats.tolist(), slots.tolist(), strict=True))
+        heapq.heapify(self._expiry)
+        newest = float(ats.max())
+        if newest > self._newest:
+            self._newest = newest
+            self._evict(newest - self.window.total_seconds())
 
     def match(self, sig: Signature) -> Match | None:
         """The earliest indexed item whose estimated Jaccard with `sig` reaches the threshold."""
@@ -396,6 +431,15 @@ class NearDupIndex:
             self._grow(max(1024, 2 * len(self._live)))
         self._high += 1
         return self._high - 1
+
+    def _take_slots(self, count: int) -> NDArray[np.intp]:
+        """`count` slots: freed ones first, as `_take_slot` hands them out."""
+        reused = [self._free.pop() for _ in range(min(count, len(self._free)))]
+        fresh = count - len(reused)
+        if self._high + fresh > len(self._live):
+            self._grow(max(1024, 2 * len(self._live), self._high + fresh))
+        self._high += fresh
+        return np.array([*reused, *range(self._high - fresh, self._high)], dtype=np.intp)
 
     def _grow(self, capacity: int) -> None:
         extra = capacity - len(self._live)

@@ -164,6 +164,34 @@ def test_registering_many_at_once_finds_the_roots_of_registering_in_turn() -> No
         assert len(index) == len(one_by_one)
 
 
+def test_adding_many_at_once_builds_the_index_adding_in_turn_does() -> None:
+    """`add_many` (a start restoring its window) answers as adds one by one do: the same
+    matches, roots and size, through evictions and slot reuse (a short window), in batches of
+    several sizes, and the items registered after it find the same roots."""
+    rng = random.Random(17)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    texts = [random_text(rng, vocabulary) for _ in range(200)]
+    entries: list[tuple[int, Signature, datetime, int | None]] = []
+    for n in range(1200):
+        copied = rng.random() < 0.4
+        text = texts[rng.randrange(len(texts))] if copied else random_text(rng, vocabulary)
+        entries.append((n, sig(text + f" x{n}", "en"), T0 + timedelta(hours=n // 3), n - 1 if copied and n else None))
+    later = [(2000 + n, sig(texts[n % len(texts)] + " later", "en"), T0 + timedelta(days=17)) for n in range(300)]
+    probes = [sig(t + " probe", "en") for t in texts[:100]]
+    one_by_one = NearDupIndex(window=timedelta(days=4))
+    for entry in entries:
+        one_by_one.add(*entry)
+    expected = ([one_by_one.match(p) for p in probes], len(one_by_one))
+    assert sum(m is not None for m in expected[0]) > 20
+    registered = one_by_one.register_many(later)
+    for size in (1, 50, 256, 1200):
+        index = NearDupIndex(window=timedelta(days=4))
+        for start in range(0, len(entries), size):
+            index.add_many(entries[start : start + size])
+        assert ([index.match(p) for p in probes], len(index)) == expected
+        assert index.register_many(later) == registered
+
+
 def test_short_pairs_need_the_higher_threshold() -> None:
     assert threshold_for(LONG_SHINGLES, 10 * LONG_SHINGLES) == THRESHOLD
     assert threshold_for(LONG_SHINGLES - 1, 10 * LONG_SHINGLES) == SHORT_THRESHOLD > THRESHOLD
