@@ -109,7 +109,7 @@ def fill_store(repo: SqlRepository, sources: Sequence[Source], count: int, seed:
             "matched_at": at if relevant else None,  # as the judge leaves them: only relevant originals judged
         }
         if "signature" in columns:
-            row |= {"signature": _signature(title, summary, lang), "story_id": None, "clustered_at": at}
+            row |= {"signature": _signature(title, summary, lang), "story_id": n + 1, "clustered_at": at}
         rows.append(row)
         if relevant:
             data = vectors.standard_normal((4, HASH_ENCODER.dim)).astype(np.float16).tobytes()
