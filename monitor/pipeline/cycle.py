@@ -98,7 +98,7 @@ async def poll_sources(
     not due); then near-duplicates, stories and claims for every item not done yet. Downloads
     run in parallel; each batch is written when its download completes (one writer: this event
     loop). A source's next poll is set last: a cycle cut short leaves it due, its work found and
-    done first by the next one."""
+    done first by the next one; a cycle whose last stage fails sets them and fails."""
     started_at = cycle.clock()
     budget = ArticleBudget.start(cycle.settings.poll)
     if cycle.verifier is not None:
@@ -116,7 +116,14 @@ async def poll_sources(
         for left in await asyncio.gather(*catch_up, return_exceptions=True):
             if isinstance(left, BaseException):  # a bug: the items stay pending for the next cycle
                 log.error("catching up on articles failed: %r", left)
-    cluster_and_match(cycle)
+    try:
+        cluster_and_match(cycle)
+    except Exception:
+        # Its items stay pending, found again by the next cycle whatever source is due (as after
+        # a kill); its sources get their next polls all the same: left due, each would be polled
+        # again at every tick for as long as the failure lasts.
+        cycle.repo.schedule_polls(outcomes)
+        raise
     cycle.repo.schedule_polls(outcomes)
     order = {s.id: n for n, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.source_id])
