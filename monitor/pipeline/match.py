@@ -6,11 +6,13 @@ memory does not grow with the cycle.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.judge.judge import Judge
 from monitor.judge.llm import Verifier
@@ -21,6 +23,8 @@ from monitor.pipeline.metrics import Metrics
 from monitor.records import Decision, StoredItem
 from monitor.storage import SqlRepository
 from monitor.storage.vectors import StoredVectors
+
+log = logging.getLogger(__name__)
 
 
 def embedding_lookup(repo: SqlRepository, judge: Judge, now: datetime) -> VectorLookup | None:
@@ -75,25 +79,64 @@ def match_items(
     loaded, judged and stored `chunk` at a time, so memory does not grow with their number; an
     item's sentence vectors are stored once and reused, so a rematch embeds nothing new. With a
     `verifier`, its verdicts decide the flags (`verify_matches`), and items it could not finish
-    with are judged again, from their stored vectors, in the next cycle."""
+    with are judged again, from their stored vectors, in the next cycle. An item the judge fails
+    on is logged (`event=judge_failed`) and stored as judged, its flags as they were; the rest
+    of its chunk is judged (`_judged_apart`). A storage error still ends the call."""
     count, after = 0, None
     pending_too = verifier is not None
     while items := repo.items_to_match(
         source_id=source_id, since=since, again=again, pending=pending_too, after=after, limit=chunk
     ):
         began = time.monotonic()
-        readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
-        vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
-        if verifier is None:
-            results = [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)]
-            repo.save_matches(results, now)
-        else:
-            results, pending = verify_matches(repo, judge, verifier, items, readings, vectors)
-            repo.save_matches(results, now, pending)
+        failed: list[int] = []
+        try:
+            results, pending = _judged(repo, judge, items, now, verifier)
+        except SQLAlchemyError:
+            raise
+        except Exception:  # a bug that an item's text found: the chunk again, item by item
+            results, pending, failed = _judged_apart(repo, judge, items, now, verifier)
+        repo.save_matches(results, now, pending, failed)
         if metrics is not None:
             metrics.observe_judged((d for _, d in results), time.monotonic() - began, len(items))
         count, after = count + len(items), items[-1].id
     return count
+
+
+Judged = list[tuple[int, list[Decision]]]
+
+
+def _judged(
+    repo: SqlRepository, judge: Judge, items: Sequence[StoredItem], now: datetime, verifier: Verifier | None
+) -> tuple[Judged, set[int]]:
+    """Each item's decisions, and those with verifier questions left."""
+    readings = [judge.read(i.title, _item_text(i), i.published_at) for i in items]
+    vectors = item_vectors(repo, judge, [i.id for i in items], readings, now)
+    if verifier is None:
+        return [(i.id, judge.decide(r, v)) for i, r, v in zip(items, readings, vectors, strict=True)], set()
+    return verify_matches(repo, judge, verifier, items, readings, vectors)
+
+
+def _judged_apart(
+    repo: SqlRepository, judge: Judge, items: Sequence[StoredItem], now: datetime, verifier: Verifier | None
+) -> tuple[Judged, set[int], list[int]]:
+    """`_judged` one item at a time, after the chunk failed: the items that fail again are
+    logged and returned apart (stored as judged, their flags untouched), so one item that
+    breaks the judge does not stop it for every item after it, cycle after cycle."""
+    results: Judged = []
+    pending: set[int] = set()
+    failed: list[int] = []
+    for item in items:
+        try:
+            done, waiting = _judged(repo, judge, [item], now, verifier)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("event=judge_failed item=%d source=%s", item.id, item.source_id)
+            failed.append(item.id)
+            continue
+        results += done
+        pending |= waiting
+    return results, pending, failed
 
 
 def _item_text(item: StoredItem) -> str:

@@ -84,11 +84,17 @@ class FlagStore:
         return [item_record(row) for row in rows[:limit]]
 
     def save_matches(
-        self, results: Sequence[tuple[int, Sequence[Decision]]], at: datetime, pending: Collection[int] = ()
+        self,
+        results: Sequence[tuple[int, Sequence[Decision]]],
+        at: datetime,
+        pending: Collection[int] = (),
+        failed: Collection[int] = (),
     ) -> None:
         """Store each item's decisions in one transaction. A flag already stored keeps its review
         state and note; an unreviewed flag the matcher no longer gives is removed. `pending`: the
-        items the verifier has questions on still (matched again next cycle).
+        items the verifier has questions on still (matched again next cycle). `failed`: items
+        the judge failed on, marked judged with their flags left as they are (not judged again
+        at every cycle; `monitor rematch` judges them again).
 
         In bulk (a few statements per 500 items, new flags in one executemany): per-item
         queries made matching cost several times the matcher's own time."""
@@ -133,6 +139,8 @@ class FlagStore:
                     if some:
                         values = {"matched_at": at, "verify_pending": flagged}
                         session.execute(update(ItemRow).where(ItemRow.id.in_(some)).values(**values))
+            for part in in_chunks(sorted(failed)):
+                session.execute(update(ItemRow).where(ItemRow.id.in_(part)).values(matched_at=at, verify_pending=False))
 
     def count_verify_pending(self) -> int:
         """Items the verifier has questions on that no cycle could ask yet."""

@@ -3,17 +3,23 @@ sentence vectors it stores are reused: a rematch embeds nothing again."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 
+from monitor.config import load_registry
+from monitor.judge.judge import Judge
+from monitor.judge.reading import ItemReading
 from monitor.pipeline.match import match_items
+from monitor.records import Decision
 from monitor.settings import Source
 from monitor.storage import SqlRepository, open_database
 from monitor.storage.tables import FlagRow, ItemRow
-from tests.judging import needs_encoder, shipped_judge
+from tests.judging import SHIPPED_CLAIMS, judge_for, needs_encoder, shipped_judge
 
 T0 = datetime(2025, 7, 15, tzinfo=UTC)
 TEXTS = [
@@ -66,3 +72,38 @@ def test_matching_in_chunks_stores_the_flags_of_matching_at_once(tmp_path: Path)
     assert match_items(chunked, matcher, now, chunk=2) == 0  # all matched already
     assert match_items(chunked, matcher, now, again=True, chunk=3) == relevant
     assert _flags(chunked) == (flags, matched)
+
+
+class PoisonedJudge(Judge):
+    """The shipped judge, but one item's text breaks it (a bug it would find)."""
+
+    def decide(self, item: ItemReading, vectors: Any) -> list[Decision]:
+        if any("penalties" in s.text for s in item.sentences):
+            raise ValueError("a bug this text finds")
+        return super().decide(item, vectors)
+
+
+def test_an_item_that_breaks_the_judge_is_logged_and_passed_and_the_others_are_judged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broken items (the football text, where it is relevant) are logged and stored as judged
+    without flags; every other item gets the flags a sound judge gives it, in a chunk with one
+    of them or not, and the broken ones are not tried again at the next call."""
+    now = T0 + timedelta(days=1)
+    sound, broken = _store(tmp_path / "sound.db"), _store(tmp_path / "broken.db")
+    registry = load_registry(SHIPPED_CLAIMS)
+    judge = judge_for(registry, with_encoder=False)
+    poisoned = PoisonedJudge(registry, None, judge.calibration)
+    relevant = sum(n % 4 != 3 for n in range(3 * len(TEXTS)))
+    assert match_items(sound, judge, now, chunk=4) == relevant
+    with caplog.at_level(logging.ERROR, logger="monitor.pipeline.match"):
+        assert match_items(broken, poisoned, now, chunk=4) == relevant
+    with broken.session() as session:
+        broken_items = select(ItemRow.id).where(ItemRow.summary.contains("penalties"), ItemRow.relevant)
+        victims = set(session.scalars(broken_items))
+    assert victims and {r.getMessage().split()[1] for r in caplog.records} == {f"item={i}" for i in victims}
+    flags, matched = _flags(broken)
+    sound_flags, sound_matched = _flags(sound)
+    assert flags == [f for f in sound_flags if f[0] not in victims] and flags
+    assert [m[0] for m in matched if m[1] is not None] == [m[0] for m in sound_matched if m[1] is not None]
+    assert match_items(broken, poisoned, now) == 0  # judged: not tried again at every cycle
