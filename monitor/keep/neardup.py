@@ -279,11 +279,9 @@ class NearDupIndex:
         if not entries:
             return
         batch = _Batch.of([sig for _, sig, _, _ in entries])
-        ats = np.fromiter((_timestamp(at) for _, _, at, _ in entries), dtype=np.float64, count=len(entries))
-        ids = np.fromiter((item_id for item_id, _, _, _ in entries), dtype=np.int64, count=len(entries))
-        roots = np.fromiter(
-            (item_id if root is None else root for item_id, _, _, root in entries), dtype=np.int64, count=len(entries)
-        )
+        ids = np.array([item_id for item_id, _, _, _ in entries], dtype=np.int64)
+        roots = np.array([item_id if root is None else root for item_id, _, _, root in entries], dtype=np.int64)
+        ats = np.array([_timestamp(at) for _, _, at, _ in entries], dtype=np.float64)
         slots = self._take_slots(len(entries))
         self._sigs[slots], self._sizes[slots], self._ids[slots] = batch.low, batch.sizes, ids
         self._roots[slots], self._ats[slots], self._live[slots] = roots, ats, True
