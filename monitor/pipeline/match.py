@@ -81,7 +81,8 @@ def match_items(
     `verifier`, its verdicts decide the flags (`verify_matches`), and items it could not finish
     with are judged again, from their stored vectors, in the next cycle. An item the judge fails
     on is logged (`event=judge_failed`) and stored as judged, its flags as they were; the rest
-    of its chunk is judged (`_judged_apart`). A storage error still ends the call."""
+    of its chunk is judged (`_judged_apart`). A storage error, memory running out, or a failure
+    on every item of a chunk still ends the call."""
     count, after = 0, None
     pending_too = verifier is not None
     while items := repo.items_to_match(
@@ -91,7 +92,7 @@ def match_items(
         failed: list[int] = []
         try:
             results, pending = _judged(repo, judge, items, now, verifier)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, MemoryError):
             raise
         except Exception:  # a bug that an item's text found: the chunk again, item by item
             results, pending, failed = _judged_apart(repo, judge, items, now, verifier)
@@ -121,16 +122,20 @@ def _judged_apart(
 ) -> tuple[Judged, set[int], list[int]]:
     """`_judged` one item at a time, after the chunk failed: the items that fail again are
     logged and returned apart (stored as judged, their flags untouched), so one item that
-    breaks the judge does not stop it for every item after it, cycle after cycle."""
+    breaks the judge does not stop it for every item after it, cycle after cycle. When no item
+    can be judged, the failure is not an item's (the encoder, memory, a bug for every text):
+    it is raised, and the chunk stays to judge, as before."""
     results: Judged = []
     pending: set[int] = set()
     failed: list[int] = []
     for item in items:
         try:
             done, waiting = _judged(repo, judge, [item], now, verifier)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, MemoryError):
             raise
         except Exception:
+            if not results and len(failed) == len(items) - 1:
+                raise
             log.exception("event=judge_failed item=%d source=%s", item.id, item.source_id)
             failed.append(item.id)
             continue

@@ -107,3 +107,23 @@ def test_an_item_that_breaks_the_judge_is_logged_and_passed_and_the_others_are_j
     assert flags == [f for f in sound_flags if f[0] not in victims] and flags
     assert [m[0] for m in matched if m[1] is not None] == [m[0] for m in sound_matched if m[1] is not None]
     assert match_items(broken, poisoned, now) == 0  # judged: not tried again at every cycle
+
+
+class BrokenJudge(Judge):
+    """A judge that fails on every text: the failure is the judge's, not an item's."""
+
+    def decide(self, item: ItemReading, vectors: Any) -> list[Decision]:
+        raise OSError("the model's file cannot be read")
+
+
+def test_a_judge_that_fails_on_every_item_fails_and_leaves_them_to_judge(tmp_path: Path) -> None:
+    """No item is stored as judged when none could be: the call fails as before the isolation,
+    and the items wait for a judge that works."""
+    repo = _store(tmp_path / "broken.db")
+    registry = load_registry(SHIPPED_CLAIMS)
+    broken = BrokenJudge(registry, None, judge_for(registry, with_encoder=False).calibration)
+    with pytest.raises(OSError, match="cannot be read"):
+        match_items(repo, broken, T0 + timedelta(days=1), chunk=4)
+    flags, matched = _flags(repo)
+    assert flags == [] and all(at is None for _, at in matched)
+    assert len(repo.items_to_match()) == sum(n % 4 != 3 for n in range(3 * len(TEXTS)))
