@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, Select, bindparam, func, insert, or_, select, text, true, update
+from sqlalchemy import Engine, Select, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -34,7 +34,7 @@ from monitor.storage.notifications import NotificationStore
 from monitor.storage.polls import PollStore
 from monitor.storage.rows import cycle_record, item_record, state_record
 from monitor.storage.stories import StoryStore
-from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, table_of, to_judge
+from monitor.storage.tables import CycleRow, DigestRow, ItemRow, SourceRow, relevant_original, table_of, to_judge
 from monitor.storage.vectors import VectorStore
 
 
@@ -228,8 +228,8 @@ class SqlRepository(FlagStore, StoryStore, DigestStore, VectorStore, Notificatio
 
     @staticmethod
     def _needing_article(include_irrelevant: bool) -> Select[ItemRow]:
-        query = select(ItemRow).where(ItemRow.article_status.is_(None), ItemRow.duplicate_of.is_(None))
-        return query if include_irrelevant else query.where(ItemRow.relevant == true())  # `=`: see relevant_original
+        query = select(ItemRow).where(ItemRow.article_status.is_(None))
+        return query.where(ItemRow.duplicate_of.is_(None) if include_irrelevant else relevant_original())
 
     def apply_articles(self, updates: Sequence[ArticleUpdate]) -> None:
         """Store what the articles gave, in one transaction. The article's canonical link
